@@ -1,0 +1,5 @@
+export * from "./permute.js";
+export * from "./plan.js";
+export * from "./sampler.js";
+export * from "./resolve.js";
+export * from "./sequence-batch.js";

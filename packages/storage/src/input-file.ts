@@ -1,0 +1,65 @@
+import { open, stat } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { UnreachableError } from "@tokenmill/domain";
+import { walk } from "./file-store.js";
+import { globBase, globToRegExp, hasGlob } from "./glob.js";
+import { type ByteRange, describeError, emptyStream, type InputFile, isDataFileName } from "./input-common.js";
+import { fileUriToPath, pathToFileUri } from "./uri.js";
+
+/** A file, every *.jsonl / *.jsonl.gz below a directory, or every file a glob matches; sorted. */
+export async function listFileInputs(uri: string): Promise<InputFile[]> {
+  const path = fileUriToPath(uri);
+  if (hasGlob(path)) {
+    const base = globBase(path);
+    await statOrUnreachable(uri, base);
+    const re = globToRegExp(path);
+    const files = await collect(base, (p) => re.test(p));
+    if (files.length === 0) throw new UnreachableError(uri, "no files match the pattern");
+    return files;
+  }
+  const info = await statOrUnreachable(uri, path);
+  if (info.isFile()) return [{ uri: pathToFileUri(path), size: info.size, etag: etagOf(info) }];
+  if (!info.isDirectory()) throw new UnreachableError(uri, "neither a file nor a directory");
+  const files = await collect(path, isDataFileName);
+  if (files.length === 0) throw new UnreachableError(uri, "no data files (*.jsonl, *.jsonl.gz, *.jsonl.zst, *.parquet, *.arrow) in the directory");
+  return files;
+}
+
+export async function openFileInput(uri: string, range?: ByteRange): Promise<Readable> {
+  const path = fileUriToPath(uri);
+  let fh;
+  try {
+    fh = await open(path, "r");
+    if (!(await fh.stat()).isFile()) throw new Error("EISDIR: not a file");
+  } catch (err) {
+    await fh?.close();
+    throw new UnreachableError(uri, describeError(err));
+  }
+  if (range && range.end <= range.start) {
+    await fh.close();
+    return emptyStream();
+  }
+  return fh.createReadStream(range ? { start: range.start, end: range.end - 1 } : {});
+}
+
+async function collect(dir: string, keep: (path: string) => boolean): Promise<InputFile[]> {
+  const out: InputFile[] = [];
+  for await (const path of walk(dir)) {
+    if (!keep(path)) continue;
+    const info = await stat(path).catch(() => null);
+    if (info?.isFile()) out.push({ uri: pathToFileUri(path), size: info.size, etag: etagOf(info) });
+  }
+  return out.sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
+}
+
+async function statOrUnreachable(uri: string, path: string) {
+  try {
+    return await stat(path);
+  } catch (err) {
+    throw new UnreachableError(uri, describeError(err));
+  }
+}
+
+function etagOf(info: { size: number; mtimeMs: number }): string {
+  return `${info.size}-${info.mtimeMs}`;
+}

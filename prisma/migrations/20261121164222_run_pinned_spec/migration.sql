@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "curation_runs" ADD COLUMN     "pinnedSpec" JSONB;

@@ -1,0 +1,58 @@
+import Fastify, { type FastifyServerOptions } from "fastify";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { servicesPlugin, type Services } from "./plugins/services.js";
+import { errorsPlugin } from "./plugins/errors.js";
+import { authPlugin } from "./plugins/auth.js";
+import { openapiPlugin } from "./plugins/openapi.js";
+import { healthRoutes } from "./routes/health.js";
+import { tokenRoutes } from "./routes/tokens.js";
+import { sourceRoutes } from "./routes/sources.js";
+import { pipelineRoutes } from "./routes/pipelines.js";
+import { curationRunRoutes } from "./routes/curation-runs.js";
+import { datasetRoutes } from "./routes/datasets.js";
+import { mixtureRoutes } from "./routes/mixtures.js";
+import { queueRoutes } from "./routes/queues.js";
+import { dashboardRoutes } from "./routes/dashboard.js";
+import { curationDroppedRoutes } from "./routes/curation-dropped.js";
+import { launchQueuePlugin } from "./routes/launch-queue.js";
+import { runRoutes } from "./routes/runs.js";
+import { experimentRunRoutes } from "./routes/experiment-runs.js";
+import { classifierRoutes } from "./routes/classifiers.js";
+import { runHistoryRoutes } from "./routes/run-history.js";
+
+/**
+ * Builds the API from already-constructed clients; server.ts owns env, clients and signals.
+ * Tests call this with real PostgreSQL, Redis and object stores and drive it with inject().
+ */
+export async function buildApp(services: Services, opts: FastifyServerOptions = {}) {
+  const app = Fastify({
+    logger: opts.loggerInstance ? undefined : (opts.logger ?? false),
+    ajv: { customOptions: { coerceTypes: "array", removeAdditional: false, useDefaults: true } },
+    bodyLimit: 10 * 1024 * 1024,
+    ...opts,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  await app.register(servicesPlugin, services);
+  await app.register(errorsPlugin);
+  await app.register(openapiPlugin);
+  await app.register(authPlugin);
+
+  await app.register(healthRoutes);
+  await app.register(tokenRoutes, { prefix: "/tokens" });
+  await app.register(sourceRoutes, { prefix: "/sources" });
+  await app.register(pipelineRoutes, { prefix: "/pipelines" });
+  await app.register(curationRunRoutes, { prefix: "/curation-runs" });
+  await app.register(datasetRoutes, { prefix: "/dataset-versions" });
+  await app.register(mixtureRoutes);
+  await app.register(queueRoutes, { prefix: "/queues" });
+  await app.register(dashboardRoutes);
+  await app.register(curationDroppedRoutes, { prefix: "/curation-runs" });
+  await app.register(launchQueuePlugin);
+  await app.register(runRoutes);
+  await app.register(experimentRunRoutes);
+  await app.register(classifierRoutes);
+  await app.register(runHistoryRoutes);
+  return app;
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;

@@ -1,0 +1,121 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "typebox";
+import { jobs, NotFoundError, ValidationError, type MixturePlan } from "@tokenmill/domain";
+import { enqueue } from "@tokenmill/queues";
+import { errors, IdParams } from "../schemas.js";
+import { LedgerRow, loadLedger, loadTrainingRunView, TrainingRunView } from "./training-run-view.js";
+
+const Resources = Type.Object(
+  {
+    nodes: Type.Integer({ minimum: 1, default: 1, description: "Nodes (default 1)." }),
+    gpus_per_node: Type.Integer({ minimum: 0, default: 0, description: "GPUs per node; 0 runs on CPU (default 0)." }),
+    cpus_per_node: Type.Optional(Type.Integer({ minimum: 1 })),
+    memory_gb: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    time_limit_s: Type.Optional(Type.Integer({ minimum: 60, description: "Wall-clock limit; the trainer is signalled to checkpoint before it." })),
+  },
+  { additionalProperties: false },
+);
+
+const Retry = Type.Object(
+  {
+    max_preemptions: Type.Integer({ minimum: 0, default: 3, description: "Re-dispatches after preemption or node loss (default 3)." }),
+    max_failures: Type.Integer({ minimum: 0, default: 0, description: "Re-dispatches after the trainer itself failed (default 0)." }),
+  },
+  { additionalProperties: false },
+);
+
+const Overrides = Type.Object(
+  {
+    model: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Trainer model spec instead of the recipe\'s, e.g. {"recipe": "tiny", "max_seq_len": 512}.' })),
+    micro_batch_size: Type.Optional(Type.Integer({ minimum: 1 })),
+    grad_accum: Type.Optional(Type.Integer({ minimum: 1 })),
+    max_steps: Type.Optional(Type.Integer({ minimum: 1, description: "Stop after this many steps (the schedule still spans the plan)." })),
+    lr: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    warmup_steps: Type.Optional(Type.Integer({ minimum: 0 })),
+    checkpoint_every_steps: Type.Optional(Type.Integer({ minimum: 1 })),
+    progress_every_steps: Type.Optional(Type.Integer({ minimum: 1 })),
+    device: Type.Optional(Type.Union([Type.Literal("auto"), Type.Literal("cpu"), Type.Literal("cuda")])),
+    precision: Type.Optional(Type.Union([Type.Literal("auto"), Type.Literal("bf16"), Type.Literal("fp32")])),
+    seed: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+
+const LaunchBody = Type.Object(
+  {
+    stage: Type.Optional(Type.String({ description: "Recipe stage to train (default: the first)." })),
+    backend: Type.Union([Type.Literal("local"), Type.Literal("slurm"), Type.Literal("kubernetes")], { default: "local" }),
+    resources: Type.Optional(Resources),
+    retry: Type.Optional(Retry),
+    overrides: Type.Optional(Overrides),
+  },
+  { additionalProperties: false },
+);
+
+/** Launching runs of an experiment, and the experiment's token ledger. */
+export const experimentRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    "/experiments/:id/runs",
+    {
+      preHandler: app.requireScope("write"),
+      schema: {
+        summary: "Launch a training run of one stage of an experiment on a backend",
+        tags: ["runs"],
+        params: IdParams,
+        body: LaunchBody,
+        response: { 202: TrainingRunView, ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (req, reply) => {
+      const e = await app.prisma.experiment.findUnique({ where: { id: req.params.id }, include: { mixtures: { include: { mixture: true }, orderBy: { position: "asc" } } } });
+      if (!e) throw new NotFoundError("experiment", req.params.id);
+      const stage = req.body.stage ?? e.mixtures[0]?.stage;
+      const em = e.mixtures.find((m) => m.stage === stage);
+      if (!em) throw new ValidationError(`no stage ${JSON.stringify(stage)} (stages: ${e.mixtures.map((m) => m.stage).join(", ")})`, "body.stage");
+      const plan = em.mixture.plan as unknown as MixturePlan;
+      const resources = { nodes: 1, gpus_per_node: 0, ...req.body.resources };
+      const retry = { max_preemptions: 3, max_failures: 0, ...req.body.retry };
+      const run = await app.prisma.$transaction(async (tx) => {
+        // Ledger rows are the plan's budget; created by the first run of a stage, shared by later ones.
+        let position = 0;
+        await tx.ledgerEntry.createMany({
+          data: plan.phases.flatMap((ph) => ph.components.map((c) => ({ experimentId: e.id, stage: em.stage, phase: ph.name, source: c.name, position: position++, planned: BigInt(c.tokens) }))),
+          skipDuplicates: true,
+        });
+        return tx.trainingRun.create({
+          data: {
+            experimentId: e.id,
+            stage: em.stage,
+            mixtureId: em.mixtureId,
+            planFingerprint: plan.fingerprint,
+            backend: req.body.backend ?? "local",
+            resources,
+            retry,
+            overrides: (req.body.overrides ?? {}) as object,
+            events: { create: { status: "queued", reason: `launched by ${req.token?.name ?? "a user"}` } },
+          },
+        });
+      });
+      await enqueue(app.launchQueue, jobs.launchRun, { runId: run.id }, `launch-${run.id}`);
+      return reply.status(202).send(await loadTrainingRunView(app.prisma, run.id));
+    },
+  );
+
+  app.get(
+    "/experiments/:id/ledger",
+    {
+      preHandler: app.requireScope("read"),
+      schema: {
+        summary: "Token ledger: planned vs consumed tokens per stage × phase × source",
+        tags: ["runs"],
+        params: IdParams,
+        querystring: Type.Object({ stage: Type.Optional(Type.String()) }),
+        response: { 200: Type.Array(LedgerRow), ...errors(401, 403, 404) },
+      },
+    },
+    async (req) => {
+      if (!(await app.prisma.experiment.findUnique({ where: { id: req.params.id }, select: { id: true } }))) throw new NotFoundError("experiment", req.params.id);
+      return loadLedger(app.prisma, req.params.id, req.query.stage);
+    },
+  );
+};

@@ -1,0 +1,206 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "typebox";
+import { ConflictError, hashApiToken, NotFoundError, scopeAllows, type Scope } from "@tokenmill/domain";
+import { errors, IdParams, ListQuery, page } from "../schemas.js";
+import { Broadcaster } from "./dashboard.js";
+import { ProgressIngest } from "./progress-ingest.js";
+import { loadLedger, loadTrainingRunView, mixturePlan, RUN_TERMINAL, splitByPhase, TrainingRunView } from "./training-run-view.js";
+
+const ProgressBody = Type.Object(
+  {
+    // int4 in the database: a larger step must be refused here, not fail the whole batch it is written in.
+    step: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 }),
+    tokens_consumed: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: "Cumulative tokens per source since the run began." }),
+    loss: Type.Union([Type.Number(), Type.Null()]),
+    lr: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+    tokens_per_s: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+    mfu: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  },
+  { additionalProperties: true, description: "Contract 6: a progress report from the trainer." },
+);
+
+export interface RunRoutesOptions {
+  /** How often a run's event stream re-reads the run (default 1000 ms). */
+  pollMs?: number;
+  heartbeatMs?: number;
+}
+
+/**
+ * Training runs: read, list, cancel, the trainer's progress reports (authenticated by the run's own
+ * token, which is good for nothing else), and the run's live event stream.
+ */
+export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app, opts) => {
+  app.get(
+    "/runs",
+    {
+      preHandler: app.requireScope("read"),
+      schema: {
+        summary: "List training runs, newest first",
+        tags: ["runs"],
+        querystring: Type.Intersect([ListQuery, Type.Object({ experiment: Type.Optional(Type.String({ format: "uuid" })), status: Type.Optional(Type.String()) })]),
+        response: { 200: page(TrainingRunView), ...errors(401, 403) },
+      },
+    },
+    async (req) => {
+      const where = { ...(req.query.experiment ? { experimentId: req.query.experiment } : {}), ...(req.query.status ? { status: req.query.status as never } : {}) };
+      const [rows, total] = await Promise.all([
+        app.prisma.trainingRun.findMany({ where, select: { id: true }, orderBy: { createdAt: "desc" }, take: req.query.limit ?? 50, skip: req.query.offset ?? 0 }),
+        app.prisma.trainingRun.count({ where }),
+      ]);
+      return { items: await Promise.all(rows.map((r) => loadTrainingRunView(app.prisma, r.id))), total };
+    },
+  );
+
+  app.get(
+    "/runs/:id",
+    {
+      preHandler: app.requireScope("read"),
+      schema: { summary: "Get a training run: lifecycle with reasons, progress, ETA, backend handle, logs", tags: ["runs"], params: IdParams, response: { 200: TrainingRunView, ...errors(401, 403, 404) } },
+    },
+    async (req) => loadTrainingRunView(app.prisma, req.params.id),
+  );
+
+  app.post(
+    "/runs/:id/cancel",
+    {
+      preHandler: app.requireScope("write"),
+      schema: {
+        summary: "Cancel a run: a queued run never starts; a running one is stopped by its launcher (SIGTERM, then SIGKILL / scancel / Job deletion)",
+        tags: ["runs"],
+        params: IdParams,
+        response: { 200: TrainingRunView, ...errors(401, 403, 404, 409) },
+      },
+    },
+    async (req) => {
+      const id = req.params.id;
+      const reason = `cancelled by ${req.token?.name ?? "a user"}`;
+      const updated = await app.prisma.trainingRun.updateMany({ where: { id, status: { notIn: [...RUN_TERMINAL] } }, data: { status: "cancelled", reason, finishedAt: new Date() } });
+      if (updated.count === 0) {
+        const run = await app.prisma.trainingRun.findUnique({ where: { id }, select: { status: true, reason: true } });
+        if (!run) throw new NotFoundError("run", id);
+        throw new ConflictError(`run ${id} already ended: ${run.status}${run.reason ? ` (${run.reason})` : ""}`);
+      }
+      await app.prisma.runEvent.create({ data: { runId: id, status: "cancelled", reason } });
+      // A waiting job is removed; an active one belongs to a launcher, which sees the status and stops the job.
+      await app.launchQueue.remove(`launch-${id}`).catch(() => 0);
+      return loadTrainingRunView(app.prisma, id);
+    },
+  );
+
+  const ingest = new ProgressIngest(app.prisma);
+  /**
+   * A run's identity by id, checked against the token's hash. Cached: a run's experiment, stage and
+   * mixture never change, and the write itself checks the run's current token and whether the run has
+   * ended (a replaced token is refused there and evicted here; a new one misses the cache).
+   */
+  const identities = new Map<string, { tokenHash: string; experimentId: string; stage: string; mixtureId: string }>();
+  async function runIdentity(id: string, hash: string) {
+    const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+    const hit = identities.get(id);
+    if (hit && same(hit.tokenHash, hash)) return hit;
+    const row = await app.prisma.trainingRun.findUnique({ where: { id }, select: { tokenHash: true, experimentId: true, stage: true, mixtureId: true } });
+    if (!row?.tokenHash || !same(row.tokenHash, hash)) return null;
+    if (identities.size > 10_000) identities.clear();
+    const v = { tokenHash: row.tokenHash, experimentId: row.experimentId, stage: row.stage, mixtureId: row.mixtureId };
+    identities.set(id, v);
+    return v;
+  }
+
+  const bad = (reply: FastifyReply, status: number, error: string, message: string) => reply.status(status).send({ error, message });
+
+  app.post(
+    "/runs/:id/progress",
+    {
+      // Every trainer reports every few steps: the two info lines per request would be most of the
+      // log and cost CPU on the hottest route. Failures (5xx) still log at error.
+      logLevel: "warn",
+      schema: {
+        summary: "A trainer's progress report (contract 6), idempotent per (run, step); Authorization: Bearer <run token>",
+        tags: ["runs"],
+        params: IdParams,
+        headers: Type.Object({ "idempotency-key": Type.Optional(Type.String({ description: "<run>:<step>" })) }),
+        body: ProgressBody,
+        response: {
+          200: Type.Object({ accepted: Type.Boolean({ description: "false: this step was already recorded (a retry)" }), step: Type.Integer() }),
+          ...errors(400, 401, 404, 410),
+        },
+      },
+    },
+    async (req, reply) => {
+      const id = req.params.id;
+      const body = req.body;
+      const key = req.headers["idempotency-key"];
+      if (key !== undefined && key !== `${id}:${body.step}`) return bad(reply, 400, "validation_error", `Idempotency-Key must be "${id}:${body.step}", got "${key}"`);
+      const m = req.headers.authorization ? /^Bearer\s+(\S+)$/i.exec(req.headers.authorization) : null;
+      if (!m) return bad(reply, 401, "unauthorized", "missing run token (Authorization: Bearer <run token>)");
+      const given = hashApiToken(m[1]!);
+      const run = await runIdentity(id, given);
+      if (!run) {
+        // The same answer for an unknown run and a wrong token: a token tells nothing about other runs.
+        return bad(reply, 401, "unauthorized", "invalid run token for this run");
+      }
+      // PostgreSQL's jsonb has no NUL character; refused here rather than failing the batch.
+      if (Object.keys(body.tokens_consumed).some((k) => k.includes("\u0000"))) return bad(reply, 400, "validation_error", "body.tokens_consumed: source names cannot contain NUL");
+      const outcome = await ingest.submit({
+        runId: id,
+        tokenHash: given,
+        experimentId: run.experimentId,
+        stage: run.stage,
+        step: body.step,
+        consumed: body.tokens_consumed,
+        shares: splitByPhase(await mixturePlan(app.prisma, run.mixtureId), body.tokens_consumed),
+        loss: body.loss,
+        lr: body.lr ?? null,
+        tokensPerS: body.tokens_per_s ?? null,
+        mfu: body.mfu ?? null,
+      });
+      if (outcome === "unauthorized") {
+        identities.delete(id);
+        return bad(reply, 401, "unauthorized", "invalid run token for this run");
+      }
+      if (outcome === "finished") {
+        const r = await app.prisma.trainingRun.findUnique({ where: { id }, select: { status: true, reason: true } });
+        return bad(reply, 410, "run_finished", `run ${id} already ended: ${r?.status}${r?.reason ? ` (${r.reason})` : ""}; report not recorded`);
+      }
+      return { accepted: outcome === "accepted", step: body.step };
+    },
+  );
+
+  // -- live stream: the run view and its stage's ledger, on every change ----------------------------
+  const ticketKey = (ticket: string) => `${app.queues.prefix}:sse-ticket:${createHash("sha256").update(ticket).digest("hex")}`;
+  const requireTicket = (scope: Scope) => async (req: FastifyRequest, reply: FastifyReply) => {
+    const ticket = (req.query as { ticket?: string }).ticket;
+    const tokenId = ticket ? await app.queues.connection.get(ticketKey(ticket)) : null;
+    const row = tokenId ? await app.prisma.apiToken.findUnique({ where: { id: tokenId } }) : null;
+    if (!row || row.revokedAt) return reply.status(401).send({ error: "unauthorized", message: "missing, expired or revoked ticket (POST /events/tickets, then ?ticket=)" });
+    if (!scopeAllows(row.scopes as Scope[], scope)) return reply.status(403).send({ error: "forbidden", message: `this token lacks the "${scope}" scope` });
+  };
+  const streams = new Broadcaster(opts.pollMs ?? 1000, opts.heartbeatMs ?? 15_000, async (id) => {
+    const run = await loadTrainingRunView(app.prisma, id);
+    const ledger = await loadLedger(app.prisma, run.experiment_id, run.stage);
+    return { data: { run, ledger }, done: (RUN_TERMINAL as readonly string[]).includes(run.status) };
+  });
+  app.addHook("preClose", async () => streams.closeAll());
+
+  app.get(
+    "/events/runs/:id",
+    {
+      preHandler: requireTicket("read"),
+      schema: {
+        summary: "Server-sent events: `run` with {run, ledger} on every change, then `end` once the run has ended",
+        tags: ["runs"],
+        params: IdParams,
+        querystring: Type.Object({ ticket: Type.Optional(Type.String({ description: "From POST /events/tickets." })) }),
+        produces: ["text/event-stream"],
+        response: { 200: Type.String({ description: "text/event-stream" }), ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (req, reply) => {
+      const first = await streams.load(req.params.id);
+      reply.hijack();
+      streams.subscribe(req.params.id, reply.raw, first);
+    },
+  );
+};

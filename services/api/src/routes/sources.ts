@@ -1,0 +1,107 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "typebox";
+import { ConflictError, NotFoundError, UnreachableError, ValidationError } from "@tokenmill/domain";
+import { listInputs } from "@tokenmill/storage";
+import { errors, IdParams, ListQuery, page } from "../schemas.js";
+
+export const SourceView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  uri: Type.String(),
+  format: Type.String(),
+  text_field: Type.String(),
+  id_field: Type.String(),
+  created_at: Type.String({ format: "date-time" }),
+});
+
+type Row = { id: string; name: string; uri: string; format: string; textField: string; idField: string; createdAt: Date };
+export const sourceView = (s: Row) => ({
+  id: s.id,
+  name: s.name,
+  uri: s.uri,
+  format: s.format,
+  text_field: s.textField,
+  id_field: s.idField,
+  created_at: s.createdAt.toISOString(),
+});
+
+const SCHEMES = ["file:", "s3:", "http:", "https:"];
+
+/** Datasets as registered by users: a URI to JSONL / JSONL.gz files (a file, a folder, a glob, a prefix). */
+export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    "",
+    {
+      preHandler: app.requireScope("write"),
+      schema: {
+        summary: "Register a source; its URI is probed and must list at least one file",
+        tags: ["sources"],
+        body: Type.Object(
+          {
+            name: Type.String({ pattern: "^[a-z0-9][a-z0-9._-]{0,127}$", description: "Unique name; also the default dataset name." }),
+            uri: Type.String({ minLength: 1, description: "file:///dir/or/glob*.jsonl.gz, s3://bucket/prefix/, https://host/file.jsonl" }),
+            format: Type.Optional(
+              Type.Union(
+                [Type.Literal("auto"), Type.Literal("jsonl"), Type.Literal("jsonl.gz"), Type.Literal("jsonl.zst"), Type.Literal("parquet"), Type.Literal("arrow")],
+                {
+                  default: "auto",
+                  description: "How files are read: auto (by extension, then magic bytes), jsonl, jsonl.gz, jsonl.zst, parquet, arrow (IPC file or stream).",
+                },
+              ),
+            ),
+            text_field: Type.Optional(Type.String({ minLength: 1, default: "text" })),
+            id_field: Type.Optional(Type.String({ minLength: 1, default: "id" })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: Type.Intersect([SourceView, Type.Object({ files: Type.Integer(), bytes: Type.Integer() })]), ...errors(400, 401, 403, 409, 422) },
+      },
+    },
+    async (req, reply) => {
+      const { name, uri } = req.body;
+      let scheme: string;
+      try {
+        scheme = uri.startsWith("/") ? "file:" : new URL(uri).protocol;
+      } catch {
+        throw new ValidationError("not a valid URI", "body.uri");
+      }
+      if (!SCHEMES.includes(scheme)) throw new ValidationError(`unsupported scheme "${scheme}"; use file://, s3://, http:// or https://`, "body.uri");
+      if (scheme === "file:" && !app.config.allowFileSources) throw new ValidationError("file:// sources are disabled on this server", "body.uri");
+      if (await app.prisma.source.findUnique({ where: { name } })) throw new ConflictError(`a source named "${name}" already exists`);
+      let files;
+      try {
+        files = await listInputs(uri, { s3: app.config.s3 });
+      } catch (err) {
+        if (err instanceof UnreachableError) throw new UnreachableError(uri, err.message.replace(`${uri} is unreachable: `, ""), "body.uri");
+        throw err;
+      }
+      if (files.length === 0) throw new UnreachableError(uri, "no data files (.jsonl, .jsonl.gz, .jsonl.zst, .parquet, .arrow) found", "body.uri");
+      const row = await app.prisma.source.create({
+        data: { name, uri, format: req.body.format ?? "auto", textField: req.body.text_field ?? "text", idField: req.body.id_field ?? "id" },
+      });
+      return reply.status(201).send({ ...sourceView(row), files: files.length, bytes: files.reduce((a, f) => a + f.size, 0) });
+    },
+  );
+
+  app.get(
+    "",
+    { preHandler: app.requireScope("read"), schema: { summary: "List sources", tags: ["sources"], querystring: ListQuery, response: { 200: page(SourceView), ...errors(401, 403) } } },
+    async (req) => {
+      const [rows, total] = await Promise.all([
+        app.prisma.source.findMany({ orderBy: { createdAt: "desc" }, take: req.query.limit ?? 50, skip: req.query.offset ?? 0 }),
+        app.prisma.source.count(),
+      ]);
+      return { items: rows.map(sourceView), total };
+    },
+  );
+
+  app.get(
+    "/:id",
+    { preHandler: app.requireScope("read"), schema: { summary: "Get a source", tags: ["sources"], params: IdParams, response: { 200: SourceView, ...errors(401, 403, 404) } } },
+    async (req) => {
+      const row = await app.prisma.source.findUnique({ where: { id: req.params.id } });
+      if (!row) throw new NotFoundError("source", req.params.id);
+      return sourceView(row);
+    },
+  );
+};

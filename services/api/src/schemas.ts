@@ -1,0 +1,31 @@
+import { Type, type TSchema } from "typebox";
+
+/** Shapes shared by every route: the error body and list envelopes. */
+export const ErrorBody = Type.Object(
+  {
+    error: Type.String({ description: "Stable machine-readable code, e.g. validation_error, not_found." }),
+    message: Type.String(),
+    field: Type.Optional(Type.String({ description: "The offending input, e.g. body.uri or steps[1].min_chars." })),
+  },
+  { $id: "ErrorBody", title: "ErrorBody" },
+);
+
+/** Declared error responses for a route (success shapes are added per route). */
+export function errors(...codes: number[]): Record<number, TSchema> {
+  const out: Record<number, TSchema> = {};
+  for (const c of codes) out[c] = Type.Ref("ErrorBody");
+  return out;
+}
+
+export const IdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
+
+export const ListQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+});
+
+export function page<T extends TSchema>(item: T) {
+  return Type.Object({ items: Type.Array(item), total: Type.Integer() });
+}
+
+export const Scope = Type.Union([Type.Literal("read"), Type.Literal("write"), Type.Literal("admin")]);

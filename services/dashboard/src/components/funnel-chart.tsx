@@ -1,0 +1,50 @@
+import { useEffect, useRef } from "preact/hooks";
+import uPlot from "uplot";
+import type { StepView } from "../types.js";
+import { num } from "../format.js";
+
+const compact = new Intl.NumberFormat("en", { notation: "compact" });
+
+/**
+ * Documents in and out per step as grouped bars (uPlot). The table beside it carries the same
+ * figures for screen readers, so the canvas is one labelled image.
+ */
+export function FunnelChart({ steps }: { steps: StepView[] }) {
+  const host = useRef<HTMLDivElement>(null);
+  const key = JSON.stringify(steps.map((s) => [s.step, s.docs_in, s.docs_out]));
+  useEffect(() => {
+    const el = host.current;
+    if (!el || steps.length === 0) return;
+    const names = steps.map((s) => s.step);
+    const x = steps.map((_, i) => i);
+    const bars = (align: -1 | 1) => uPlot.paths.bars!({ size: [0.35, 64], align });
+    const plot = new uPlot(
+      {
+        width: Math.max(320, el.clientWidth),
+        height: 240,
+        legend: { show: true, live: false },
+        cursor: { show: false },
+        scales: { x: { time: false, range: [-0.6, steps.length - 0.4] }, y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.05] } },
+        axes: [
+          { splits: () => x, values: (_u, splits) => splits.map((i) => names[i] ?? ""), grid: { show: false } },
+          { values: (_u, vals) => vals.map((v) => compact.format(v)), size: 56 },
+        ],
+        series: [
+          {},
+          { label: "docs in", fill: "rgba(59,111,182,0.35)", stroke: "#3b6fb6", width: 1, paths: bars(-1), points: { show: false } },
+          { label: "docs out", fill: "rgba(31,122,76,0.55)", stroke: "#1f7a4c", width: 1, paths: bars(1), points: { show: false } },
+        ],
+      },
+      [x, steps.map((s) => s.docs_in), steps.map((s) => s.docs_out)],
+      el,
+    );
+    const ro = new ResizeObserver(() => plot.setSize({ width: Math.max(320, el.clientWidth), height: 240 }));
+    ro.observe(el);
+    return () => {
+      ro.disconnect();
+      plot.destroy();
+    };
+  }, [key]);
+  const summary = steps.map((s) => `${s.step}: ${num(s.docs_in)} in, ${num(s.docs_out)} out`).join("; ");
+  return <div class="chart" ref={host} role="img" aria-label={`Documents in and out per step. ${summary}`} />;
+}

@@ -1,0 +1,190 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Worker } from "bullmq";
+import { hashApiToken } from "@tokenmill/domain";
+import { LocalBackend, markLostRuns } from "@tokenmill/launcher";
+import { startStack, type Stack } from "../support/stack.js";
+import { ended, experiment, ROOT, startLauncher, TINY, waitRun } from "./support.js";
+
+let stack: Stack;
+let worker: Worker;
+let runsDir: string;
+let exp: string;
+const auth = () => ({ authorization: `Bearer ${stack.admin}` });
+const launch = async (body: Record<string, unknown>) => {
+  const res = await stack.app.inject({ method: "POST", url: `/experiments/${exp}/runs`, headers: auth(), payload: body });
+  expect(res.statusCode, res.body).toBe(202);
+  return res.json();
+};
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+beforeAll(async () => {
+  stack = await startStack();
+  const url = await stack.app.listen({ port: 0, host: "127.0.0.1" });
+  runsDir = await mkdtemp(join(tmpdir(), "tokenmill-runs-"));
+  exp = await experiment(stack, "lifecycle");
+  worker = await startLauncher(stack, url, runsDir, {
+    local: new LocalBackend({ python: join(ROOT, ".venv", "bin", "python"), cancelGraceMs: 5_000, cwd: ROOT }),
+    broken: new LocalBackend({ python: "/nonexistent/python", cancelGraceMs: 1_000 }),
+  });
+});
+afterAll(async () => {
+  await worker?.close(true);
+  await stack?.close();
+  if (runsDir) await rm(runsDir, { recursive: true, force: true });
+});
+
+describe("training runs on the local backend", () => {
+  it("runs to success: progress arrives, the ledger's consumed tokens equal the plan per phase and source", async () => {
+    const queued = await launch({ backend: "local", overrides: TINY });
+    expect(queued.status).toBe("queued");
+    const run = await waitRun(stack, queued.id, ended);
+    expect(run.status, JSON.stringify(run)).toBe("succeeded");
+    expect(run.exit_code).toBe(0);
+    expect(run.progress.step).toBe(8);
+    expect(run.progress.total_steps).toBe(8);
+    expect(run.events.map((e: any) => e.status)).toEqual(["queued", "starting", "running", "succeeded"]);
+    expect(await stack.prisma.runProgress.count({ where: { runId: run.id } })).toBe(4);
+    const spec = JSON.parse(readFileSync(join(run.work_dir, "job.json"), "utf8"));
+    expect(spec.run_id).toBe(run.id);
+    expect(JSON.stringify(spec)).not.toContain("tm_"); // the token goes through the environment only
+    expect(existsSync(run.log_path)).toBe(true);
+    const ledger = (await stack.app.inject({ method: "GET", url: `/experiments/${exp}/ledger`, headers: auth() })).json();
+    expect(ledger.length).toBe(4);
+    for (const row of ledger) expect([row.phase, row.source, row.consumed]).toEqual([row.phase, row.source, row.planned]);
+    expect(ledger.reduce((a: number, r: any) => a + r.planned, 0)).toBe(64 * 32);
+    // a finished run takes no more reports and cannot be cancelled
+    const late = await stack.app.inject({ method: "POST", url: `/runs/${run.id}/cancel`, headers: auth() });
+    expect(late.statusCode).toBe(409);
+    expect(late.json().message).toContain("already ended: succeeded");
+  });
+
+  it("fails with the trainer's exit code and message; a failure budget of 1 retries once", async () => {
+    const queued = await launch({ backend: "local", overrides: { ...TINY, model: { recipe: "no-such-model" } }, retry: { max_failures: 1, max_preemptions: 0 } });
+    const run = await waitRun(stack, queued.id, ended);
+    expect(run.status).toBe("failed");
+    expect(run.exit_code).toBe(2);
+    expect(run.failures).toBe(2);
+    expect(run.attempt).toBe(2);
+    expect(run.reason).toContain("trainer exited with code 2");
+    expect(run.reason).toContain("no-such-model");
+    expect(run.reason).toContain("failure budget 1 spent");
+    expect(run.events.some((e: any) => e.status === "starting" && e.reason.startsWith("retrying after trainer exited with code 2"))).toBe(true);
+  });
+
+  it("cancels a running run: the trainer's process group is gone and the run says who cancelled it", async () => {
+    const queued = await launch({ backend: "local", overrides: { ...TINY, model: { recipe: "tiny", max_seq_len: 64, dim: 256, n_layers: 4 }, micro_batch_size: 1 } });
+    const running = await waitRun(stack, queued.id, (r) => r.status === "running" || ended(r));
+    expect(running.status).toBe("running");
+    const pid = Number(running.external_id);
+    expect(alive(pid)).toBe(true);
+    const res = await stack.app.inject({ method: "POST", url: `/runs/${queued.id}/cancel`, headers: auth() });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().status).toBe("cancelled");
+    expect(res.json().reason).toContain("cancelled by");
+    const deadline = Date.now() + 15_000;
+    while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(pid)).toBe(false);
+    expect((await waitRun(stack, queued.id, ended)).status).toBe("cancelled");
+  });
+
+  it("retries after a preemption (the trainer killed from outside) and resumes to success", async () => {
+    const queued = await launch({ backend: "local", overrides: { ...TINY, micro_batch_size: 2, checkpoint_every_steps: 4 }, retry: { max_preemptions: 1, max_failures: 0 } });
+    const running = await waitRun(stack, queued.id, (r) => (r.status === "running" && r.progress.step >= 4) || ended(r));
+    expect(running.status).toBe("running");
+    process.kill(-Number(running.external_id), "SIGKILL");
+    const run = await waitRun(stack, queued.id, ended);
+    expect(run.status, JSON.stringify(run)).toBe("succeeded");
+    expect(run.preemptions).toBe(1);
+    expect(run.attempt).toBe(2);
+    expect(run.progress.step).toBe(16);
+  });
+
+  it("a backend that cannot start the trainer fails the run with the reason", async () => {
+    const res = await stack.app.inject({ method: "POST", url: `/experiments/${exp}/runs`, headers: auth(), payload: { backend: "slurm", overrides: TINY } });
+    const run = await waitRun(stack, res.json().id, ended);
+    expect(run.status).toBe("failed");
+    expect(run.reason).toContain("backend slurm is not configured");
+    await stack.prisma.trainingRun.update({ where: { id: run.id }, data: { backend: "broken", status: "queued", reason: null } });
+    await stack.app.launchQueue.add("launch-run", { runId: run.id }, { jobId: `relaunch-${run.id}` });
+    const again = await waitRun(stack, run.id, (r) => ended(r) && r.reason?.includes("dispatch"));
+    expect(again.reason).toContain("dispatch to local failed: cannot start /nonexistent/python");
+  });
+
+  it("the watchdog fails a run whose launcher stopped heart-beating", async () => {
+    const run = await stack.prisma.trainingRun.create({
+      data: { experimentId: exp, stage: "pretrain", mixtureId: (await stack.prisma.experimentMixture.findFirstOrThrow({ where: { experimentId: exp } })).mixtureId, planFingerprint: "x", backend: "local", resources: {}, retry: {}, overrides: {}, status: "running", heartbeatAt: new Date(Date.now() - 120_000) },
+    });
+    expect(await markLostRuns(stack.prisma, 60_000)).toContain(run.id);
+    const view = (await stack.app.inject({ method: "GET", url: `/runs/${run.id}`, headers: auth() })).json();
+    expect(view.status).toBe("failed");
+    expect(view.reason).toContain("lost: no launcher heartbeat");
+  });
+});
+
+describe("progress reports", () => {
+  let runId: string;
+  const token = "tm_run_token_for_tests";
+  const report = (step: number, over: { token?: string; key?: string; run?: string } = {}) =>
+    stack.app.inject({
+      method: "POST",
+      url: `/runs/${over.run ?? runId}/progress`,
+      headers: { authorization: `Bearer ${over.token ?? token}`, "idempotency-key": over.key ?? `${over.run ?? runId}:${step}` },
+      payload: { step, tokens_consumed: { web: step * 100, code: step * 10 }, loss: 5 - step / 10, lr: 1e-3, tokens_per_s: 1000, mfu: null },
+    });
+
+  beforeAll(async () => {
+    const mixtureId = (await stack.prisma.experimentMixture.findFirstOrThrow({ where: { experimentId: exp } })).mixtureId;
+    runId = (await stack.prisma.trainingRun.create({ data: { experimentId: exp, stage: "pretrain", mixtureId, planFingerprint: "x", backend: "local", resources: {}, retry: {}, overrides: {}, status: "starting", tokenHash: hashApiToken(token) } })).id;
+  });
+
+  it("is idempotent per step and moves the run to running", async () => {
+    expect((await report(2)).json()).toEqual({ accepted: true, step: 2 });
+    expect((await report(2)).json()).toEqual({ accepted: false, step: 2 });
+    expect((await report(1)).json()).toEqual({ accepted: true, step: 1 }); // late, older: recorded, figures stay at step 2
+    const view = (await stack.app.inject({ method: "GET", url: `/runs/${runId}`, headers: auth() })).json();
+    expect(view.status).toBe("running");
+    expect(view.progress.step).toBe(2);
+    expect(view.progress.tokens_consumed).toEqual({ web: 200, code: 20 });
+    expect(await stack.prisma.runProgress.count({ where: { runId } })).toBe(2);
+  });
+
+  it("accepts only the run's own token, and the run token opens nothing else", async () => {
+    expect((await report(3, { token: "tm_wrong" })).statusCode).toBe(401);
+    expect((await report(3, { token: stack.admin })).statusCode).toBe(401);
+    const other = (await stack.prisma.trainingRun.findFirstOrThrow({ where: { id: { not: runId }, experimentId: exp } })).id;
+    expect((await report(3, { run: other })).statusCode).toBe(401);
+    expect((await report(3, { key: `${runId}:4` })).statusCode).toBe(400);
+    for (const url of [`/runs/${runId}`, "/runs", `/experiments/${exp}/ledger`]) {
+      expect((await stack.app.inject({ method: "GET", url, headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(401);
+    }
+    expect((await stack.app.inject({ method: "POST", url: `/runs/${runId}/cancel`, headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(401);
+  });
+
+  it("refuses reports for a finished run with 410 and says why", async () => {
+    await stack.app.inject({ method: "POST", url: `/runs/${runId}/cancel`, headers: auth() });
+    const res = await report(5);
+    expect(res.statusCode).toBe(410);
+    expect(res.json().message).toContain("already ended: cancelled");
+  });
+
+  it("streams the run and its ledger over SSE with a ticket", async () => {
+    const ticket = (await stack.app.inject({ method: "POST", url: "/events/tickets", headers: auth() })).json().ticket;
+    const res = await stack.app.inject({ method: "GET", url: `/events/runs/${runId}?ticket=${ticket}` });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain("event: run");
+    expect(res.body).toContain('"ledger"');
+    expect(res.body).toContain("event: end");
+    expect((await stack.app.inject({ method: "GET", url: `/events/runs/${runId}?ticket=nope` })).statusCode).toBe(401);
+  });
+});

@@ -1,0 +1,93 @@
+import { readFileSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { pino } from "pino";
+import { parse as parseYaml } from "yaml";
+import type { Worker } from "bullmq";
+import { curateLocal } from "@tokenmill/curation";
+import { DEFAULT_PIPELINE } from "@tokenmill/domain";
+import { asBullConnection, redisConnection } from "@tokenmill/queues";
+import { createLaunchWorker, LocalBackend, type Backend } from "@tokenmill/launcher";
+import type { Stack } from "../support/stack.js";
+
+export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+export const PYTHON = join(ROOT, ".venv", "bin", "python");
+
+/** Curates a bundled sample straight into the stack's store and registers it as a dataset version. */
+export async function sampleVersion(stack: Stack, name: string, file: string): Promise<string> {
+  const base = fileURLToPath(stack.storeUri.replace(/^file:\/\//, "file://"));
+  const prefix = `datasets/${name}/local/`;
+  const outDir = join(base, prefix);
+  await mkdir(outDir, { recursive: true });
+  const { manifest } = await curateLocal({ spec: DEFAULT_PIPELINE, inputs: [join(ROOT, "data/samples", file)], outDir, sourceName: name });
+  const m = manifest as unknown as { fingerprint: string; totals: { rows: number; tokens: number; bytes: number } };
+  const v = await stack.prisma.datasetVersion.create({
+    data: { name, fingerprint: m.fingerprint, storeUri: stack.storeUri, prefix, tokenizer: "llama3", docs: BigInt(m.totals.rows), tokens: BigInt(m.totals.tokens), bytes: BigInt(m.totals.bytes), manifest: manifest as object },
+  });
+  return v.id;
+}
+
+/**
+ * A two-source, two-phase recipe at seq_len 64 (the demo recipe's shape, made tiny): 2 + 2 blocks of
+ * 8 sequences, i.e. 32 sequences; with micro-batch 4 on one process that is 8 steps.
+ */
+export function tinyRecipe(name: string) {
+  const demo = parseYaml(readFileSync(join(ROOT, "recipes/demo.yaml"), "utf8"));
+  const training = { ...demo.stages[0].phases[0].training, per_gpu_batch: 4, steps: 4, warmup_steps: 1 };
+  return {
+    ...demo,
+    name,
+    sources: demo.sources.filter((s: { name: string }) => s.name === "web" || s.name === "code"),
+    stages: [
+      {
+        name: "pretrain",
+        seq_len: 64,
+        block_size: 8,
+        phases: [
+          { name: "phase-1", tokens: 64 * 8 * 2, mix: [{ source: "web", weight: 3 }, { source: "code", weight: 1 }], training },
+          { name: "phase-2", init: "phase-1", tokens: 64 * 8 * 2, mix: [{ source: "web", weight: 1 }, { source: "code", weight: 1 }], training },
+        ],
+      },
+    ],
+  };
+}
+
+/** Overrides that make a run of tinyRecipe train in seconds on a CPU. */
+export const TINY = { model: { recipe: "tiny", max_seq_len: 64 }, micro_batch_size: 4, progress_every_steps: 2, checkpoint_every_steps: 2, device: "cpu" as const };
+
+export async function experiment(stack: Stack, name: string): Promise<string> {
+  const web = await sampleVersion(stack, `${name}-web`, "c4_redpajama_cc_samples.jsonl.gz");
+  const code = await sampleVersion(stack, `${name}-code`, "thealgorithms_python_first200.jsonl.gz");
+  const res = await stack.app.inject({ method: "POST", url: "/experiments", headers: { authorization: `Bearer ${stack.admin}` }, payload: { name, recipe: tinyRecipe(name), datasets: { web, code } } });
+  if (res.statusCode !== 201) throw new Error(`POST /experiments: ${res.statusCode} ${res.body}`);
+  return res.json().id;
+}
+
+/** A launcher worker in this process, with the given backends (default: local with the project's venv). */
+export async function startLauncher(stack: Stack, apiUrl: string, runsDir: string, backends?: Record<string, Backend>): Promise<Worker> {
+  const worker = createLaunchWorker(
+    {
+      prisma: stack.prisma,
+      logger: pino({ level: "warn" }),
+      backends: backends ?? { local: new LocalBackend({ python: PYTHON, cancelGraceMs: 5_000, cwd: ROOT }) },
+      apiUrl,
+      runsDir,
+      pollMs: 200,
+    },
+    { connection: asBullConnection(redisConnection(stack.redisUrl)), prefix: stack.queuePrefix, concurrency: 4 },
+  );
+  await worker.waitUntilReady();
+  return worker;
+}
+
+export async function waitRun(stack: Stack, id: string, until: (r: any) => boolean, timeoutMs = 90_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = (await stack.app.inject({ method: "GET", url: `/runs/${id}`, headers: { authorization: `Bearer ${stack.admin}` } })).json();
+    if (until(r)) return r;
+    if (Date.now() > deadline) throw new Error(`run ${id} did not get there in ${timeoutMs} ms: ${JSON.stringify(r)}`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+export const ended = (r: any) => ["succeeded", "failed", "cancelled"].includes(r.status);

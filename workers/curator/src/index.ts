@@ -1,0 +1,3 @@
+export { createCurationProcessor, createCurationWorker, type WorkerOptions } from "./processor.js";
+export { loadCuratorConfig, type CuratorConfig } from "./config.js";
+export type { CuratorDeps } from "./deps.js";

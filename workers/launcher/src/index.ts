@@ -1,0 +1,10 @@
+export { createLaunchProcessor, createLaunchWorker, type LauncherDeps, type LaunchWorkerOptions } from "./processor.js";
+export { buildJobSpec, trainerModel } from "./job-spec.js";
+export { LocalBackend } from "./backends/local.js";
+export type { Backend, Dispatch, JobState } from "./backends/types.js";
+export { markLostRuns, startWatchdog } from "./watchdog.js";
+export { loadLauncherConfig, type LauncherConfig } from "./config.js";
+export { SlurmBackend, sbatchScript, type SlurmBackendOptions } from "./backends/slurm.js";
+export { KubernetesBackend } from "./backends/kubernetes.js";
+export { kubernetesManifests, jobName, podSpecJson, type KubernetesOptions } from "./backends/kubernetes-manifests.js";
+export { KubeConfig } from "@kubernetes/client-node";
