@@ -19,6 +19,7 @@ import { countPartLines, partsToCount, planParts, resolveLineBases } from "./par
 import { DEFAULT_READER_OPTIONS, type ReaderOptions } from "./reader.js";
 import { buildManifest, mergeTaskResults } from "./results.js";
 import { runTask, type TaskResult } from "./run-task.js";
+import { lazyStream } from "./readers/source.js";
 import { pinClassifiers } from "./classifier/store.js";
 import { pipelineTokenizer } from "./tokenizer.js";
 import type { TaskProgress } from "./types.js";
@@ -77,7 +78,7 @@ export async function curateLocal(o: CurateLocalOptions): Promise<{ manifest: Ma
   for (const barrier of barriers) {
     for (const [taskIndex, { file, part }] of tasks.entries()) {
       await runTask({
-        input: await openInput(file.uri),
+        input: lazyStream(() => openInput(file.uri)),
         openRange: (start, end) => openInput(file.uri, {}, { start, end }),
         size: file.size,
         part,
@@ -102,7 +103,7 @@ export async function curateLocal(o: CurateLocalOptions): Promise<{ manifest: Ma
     const uri = file.uri;
     results.push(
       await runTask({
-        input: await openInput(uri),
+        input: lazyStream(() => openInput(uri)),
         openRange: (start, end) => openInput(uri, {}, { start, end }),
         size: file.size,
         part,

@@ -1,7 +1,7 @@
 import { UnrecoverableError, type Job } from "bullmq";
 import { datasetPrefix, parseInputPart } from "@tokenmill/domain";
 import { openInput } from "@tokenmill/storage";
-import { collectPass, dedupBarriers, dedupWorkPrefix, defaultPartitions, runCluster, runPartition, runTask } from "@tokenmill/curation";
+import { collectPass, dedupBarriers, dedupWorkPrefix, defaultPartitions, lazyStream, runCluster, runPartition, runTask } from "@tokenmill/curation";
 import type { InputFormat } from "@tokenmill/curation";
 import type { CuratorDeps } from "./deps.js";
 import { runSpec } from "./plan-run.js";
@@ -60,7 +60,7 @@ export async function dedupCollect(deps: CuratorDeps, runId: string, taskId: str
       fingerprint: run.fingerprint!,
       store: deps.store,
       prefix: ctx.prefix,
-      input: await openInput(task.inputUri, { s3: deps.s3 }),
+      input: lazyStream(() => openInput(task.inputUri, { s3: deps.s3 })),
       // Columnar inputs (Parquet, Arrow files) are read by range: footer first, then row groups.
       openRange: (start, end) => openInput(task.inputUri, { s3: deps.s3 }, { start, end }),
       size: Number(task.bytes),

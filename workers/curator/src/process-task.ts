@@ -1,7 +1,7 @@
 import { UnrecoverableError, type Job } from "bullmq";
 import { datasetPrefix, parseInputPart } from "@tokenmill/domain";
 import { openInput } from "@tokenmill/storage";
-import { dedupBarriers, dedupWorkPrefix, finalPass, runTask, type TaskResult } from "@tokenmill/curation";
+import { dedupBarriers, dedupWorkPrefix, finalPass, lazyStream, runTask, type TaskResult } from "@tokenmill/curation";
 import type { InputFormat } from "@tokenmill/curation";
 import type { CuratorDeps } from "./deps.js";
 import { isPermanent } from "./errors.js";
@@ -56,7 +56,7 @@ export async function processTask(deps: CuratorDeps, runId: string, taskId: stri
       prefix,
       // Pipelines with dedup steps: their drop lists, resolved by the dedup jobs before this pass.
       dedup: await finalPass(deps.store, dedupWorkPrefix(prefix), dedupBarriers(spec), task.index),
-      input: await openInput(task.inputUri, { s3: deps.s3 }),
+      input: lazyStream(() => openInput(task.inputUri, { s3: deps.s3 })),
       // Columnar inputs (Parquet, Arrow files) are read by range: footer first, then row groups.
       openRange: (start, end) => openInput(task.inputUri, { s3: deps.s3 }, { start, end }),
       size: Number(task.bytes),

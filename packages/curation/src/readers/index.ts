@@ -7,7 +7,7 @@ import { type InputSource, peek } from "./source.js";
 export { readArrow } from "./arrow.js";
 export { jsonSafe } from "./columnar.js";
 export { readParquet } from "./parquet.js";
-export { type InputSource, inputSource } from "./source.js";
+export { type InputSource, inputSource, lazyStream } from "./source.js";
 export { zstdDecompress } from "./zstd.js";
 
 /** How a reader reads: the JSONL family (gzip / zstd / plain, decided in readJsonl) or a columnar format. */

@@ -8,8 +8,9 @@ import { Binary, Field, Int64, makeVector, Struct, Table, tableFromIPC, tableToI
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { curateLocal } from "../local.js";
 import type { ReadEvent, ReaderOptions, ReadState } from "../reader.js";
+import type { InputPart } from "@tokenmill/domain";
 import { chunked } from "../test-helpers.js";
-import { inputSource, readerKindOfBytes, readInput } from "./index.js";
+import { inputSource, lazyStream, readerKindOfBytes, readInput } from "./index.js";
 
 const ROOT = join(import.meta.dirname, "../../../..");
 const SAMPLES = join(ROOT, "data/samples");
@@ -55,11 +56,17 @@ async function python(script: string, ...args: string[]): Promise<void> {
   await promisify(execFile)(PYTHON, ["-c", script, ...args], { cwd: ROOT });
 }
 
-async function readFile_(path: string, options: ReaderOptions = {}, opts: { ranges?: boolean; chunk?: number } = {}) {
+async function readFile_(path: string, options: ReaderOptions = {}, opts: { ranges?: boolean; chunk?: number; part?: InputPart } = {}) {
   const data = await readFile(path);
   const state: ReadState = { bytes_read: 0, issues: [] };
   const ranges: [number, number][] = [];
-  const source = inputSource(chunked(data, opts.chunk ?? 64 * 1024), {
+  // The whole input is opened on first read only, as the worker does; `opens` counts how often.
+  let opens = 0;
+  const whole = lazyStream(async () => {
+    opens += 1;
+    return chunked(data, opts.chunk ?? 64 * 1024);
+  });
+  const source = inputSource(whole, {
     ...(opts.ranges
       ? {
           openRange: async (start: number, end: number) => {
@@ -71,8 +78,8 @@ async function readFile_(path: string, options: ReaderOptions = {}, opts: { rang
       : {}),
   });
   const events: ReadEvent[] = [];
-  for await (const ev of readInput(source, `file://${path}`, options, state)) events.push(ev);
-  return { events, state, ranges, size: data.length };
+  for await (const ev of readInput(source, `file://${path}`, options, state, opts.part)) events.push(ev);
+  return { events, state, ranges, size: data.length, opens };
 }
 
 /** Nulls removed (a struct column fills keys a JSON object lacked); keys compared unordered by toEqual. */
@@ -128,10 +135,28 @@ describe("readInput: every format yields the JSONL.gz original's documents", () 
   });
 
   it("reads Parquet by range: footer and row groups, never the whole file in one fetch", async () => {
-    const { ranges, size, state } = await readFile_(join(tmp, `${NAMES[1]}.zstd.parquet`), {}, { ranges: true });
+    const { ranges, size, state, opens } = await readFile_(join(tmp, `${NAMES[1]}.zstd.parquet`), {}, { ranges: true });
     expect(ranges.length).toBeGreaterThan(2);
     expect(ranges.some(([s, e]) => s === 0 && e === size)).toBe(false);
     expect(state.bytes_read).toBe(ranges.reduce((n, [s, e]) => n + e - s, 0));
+    expect(opens).toBe(0);
+  });
+
+  it("reads a byte-range part of plain JSONL by range only, and a whole plain JSONL from one stream", async () => {
+    const path = join(tmp, "plain.jsonl");
+    await writeFile(path, gunzipSync(await readFile(join(SAMPLES, `${NAMES[0]}.jsonl.gz`))));
+    const whole = await readFile_(path);
+    expect(whole.opens).toBe(1);
+    const docs = summary(whole.events);
+    // The first part of two: from byte 0 to the middle, then the second with the lines before it.
+    const size = (await readFile(path)).length;
+    const mid = Math.floor(size / 2);
+    const first = await readFile_(path, {}, { ranges: true, part: { kind: "bytes", start: 0, end: mid, lines_before: 0 } });
+    const linesBefore = (await readFile(path)).subarray(0, mid).toString("latin1").split("\n").length - 1;
+    const second = await readFile_(path, {}, { ranges: true, part: { kind: "bytes", start: mid, end: size, lines_before: linesBefore } });
+    expect([first.opens, second.opens]).toEqual([0, 0]);
+    expect([...summary(first.events), ...summary(second.events)]).toEqual(docs);
+    expect(second.ranges).toEqual([[mid - 1, size]]);
   });
 
   it('detects the format from magic bytes under "auto" and honours an explicit format', async () => {

@@ -28,6 +28,27 @@ export function inputSource(
 }
 
 /**
+ * A stream opened on its first read. Readers that go by range (a byte-range part of a split input,
+ * Parquet) close it unread, so the whole input is never requested from the store for them.
+ */
+export function lazyStream(open: () => Promise<AsyncIterable<Uint8Array>>): AsyncIterable<Uint8Array> & { destroy(): void } {
+  let opened: AsyncIterable<Uint8Array> | undefined;
+  let closed = false;
+  return {
+    async *[Symbol.asyncIterator]() {
+      if (closed) throw new Error("the input was closed before it was read");
+      opened = await open();
+      yield* opened;
+    },
+    destroy() {
+      closed = true;
+      const s = opened as { destroy?: () => void } | undefined;
+      s?.destroy?.();
+    },
+  };
+}
+
+/**
  * Reads the head of a stream without losing it: at least `min` bytes (chunks are joined only when
  * the first is shorter), undefined for an empty stream; `stream` replays the head, then the rest.
  */
