@@ -17,3 +17,4 @@ export * from "./dedup/index.js";
 export * from "./classifier/index.js";
 export * from "./steps/quality-classifier.js";
 export * from "./parts.js";
+export * from "./fingerprint.js";

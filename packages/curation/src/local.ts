@@ -1,15 +1,6 @@
 import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import {
-  CURATION_CODE_VERSION,
-  datasetFingerprint,
-  DEFAULT_PIPELINE,
-  type InputPart,
-  type Manifest,
-  type PipelineSpec,
-  pipelineHash,
-  type Stats,
-} from "@tokenmill/domain";
+import { DEFAULT_PIPELINE, type InputPart, type Manifest, type PipelineSpec, type Stats } from "@tokenmill/domain";
 import { FileStore, inputIdentity, listManyInputs, openInput } from "@tokenmill/storage";
 import { dedupBarriers, dedupWorkPrefix, defaultPartitions } from "./dedup/config.js";
 import { runCluster } from "./dedup/cluster.js";
@@ -20,8 +11,7 @@ import { DEFAULT_READER_OPTIONS, type ReaderOptions } from "./reader.js";
 import { buildManifest, mergeTaskResults } from "./results.js";
 import { runTask, type TaskResult } from "./run-task.js";
 import { lazyStream } from "./readers/source.js";
-import { pinClassifiers } from "./classifier/store.js";
-import { pipelineTokenizer } from "./tokenizer.js";
+import { planCuration } from "./fingerprint.js";
 import type { TaskProgress } from "./types.js";
 
 export interface LocalProgress extends TaskProgress {
@@ -56,19 +46,9 @@ export async function curateLocal(o: CurateLocalOptions): Promise<{ manifest: Ma
   const files = await listManyInputs(o.inputs);
   const inputs = [];
   for (const f of files) inputs.push(await inputIdentity(f));
-  const tokenizer = (await pipelineTokenizer(spec)).info;
   const reader = { ...DEFAULT_READER_OPTIONS, ...o.reader };
   const store = new FileStore(resolve(o.outDir));
-  // Classifiers by content: the fingerprint covers the model bytes, the tasks load the same version.
-  const pinned = await pinClassifiers(spec, store);
-  const fingerprint = datasetFingerprint({
-    inputs,
-    pipelineHash: pipelineHash(spec),
-    tokenizer: { id: tokenizer.id, vocab_sha256: tokenizer.vocab_sha256 },
-    codeVersion: CURATION_CODE_VERSION,
-    reader,
-    ...(pinned.models.length > 0 ? { models: pinned.models } : {}),
-  });
+  const { fingerprint, spec: pinnedSpec, tokenizer } = await planCuration(spec, inputs, reader, store);
   const source = o.sourceName ?? "local";
   // Dedup barriers run the same passes as the worker, one after another in this process.
   const barriers = dedupBarriers(spec);
@@ -85,7 +65,7 @@ export async function curateLocal(o: CurateLocalOptions): Promise<{ manifest: Ma
         uri: file.uri,
         source,
         taskIndex,
-        spec: pinned.spec,
+        spec: pinnedSpec,
         fingerprint,
         store,
         prefix: "",
@@ -110,7 +90,7 @@ export async function curateLocal(o: CurateLocalOptions): Promise<{ manifest: Ma
         uri,
         source,
         taskIndex,
-        spec: pinned.spec,
+        spec: pinnedSpec,
         fingerprint,
         store,
         prefix: "",

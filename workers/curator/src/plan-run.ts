@@ -1,10 +1,7 @@
 import { UnrecoverableError, type Job } from "bullmq";
 import {
-  CURATION_CODE_VERSION,
-  datasetFingerprint,
   datasetPrefix,
   parsePipeline,
-  pipelineHash,
   type InputIdentity,
   type InputPart,
   parseInputPart,
@@ -12,7 +9,7 @@ import {
   type Stats,
 } from "@tokenmill/domain";
 import { inputIdentity, listInputs, openInput } from "@tokenmill/storage";
-import { type InputFormat, partsToCount, pinClassifiers, pipelineTokenizer, planParts } from "@tokenmill/curation";
+import { type InputFormat, partsToCount, planCuration, planParts } from "@tokenmill/curation";
 import type { CuratorDeps } from "./deps.js";
 import { addFirstPass, addScanFlow } from "./flows.js";
 import { stepStatRows } from "./step-stats.js";
@@ -40,17 +37,8 @@ export async function planRun(deps: CuratorDeps, runId: string, job: Job): Promi
   if (files.length === 0) throw new UnrecoverableError(`source ${run.source.uri} lists no data files (.jsonl, .jsonl.gz, .jsonl.zst, .parquet, .arrow)`);
   const inputs: InputIdentity[] = [];
   for (const f of files) inputs.push(await inputIdentity(f, { s3: deps.s3 }));
-  const tokenizer = (await pipelineTokenizer(spec)).info;
-  // Classifiers pinned to name@version: the tasks run this spec, the fingerprint covers the model bytes.
-  const pinned = await pinClassifiers(spec, store);
-  const fingerprint = datasetFingerprint({
-    inputs,
-    pipelineHash: pipelineHash(spec),
-    tokenizer: { id: tokenizer.id, vocab_sha256: tokenizer.vocab_sha256 },
-    codeVersion: CURATION_CODE_VERSION,
-    reader: { format: run.source.format, text_field: run.source.textField, id_field: run.source.idField },
-    ...(pinned.models.length > 0 ? { models: pinned.models } : {}),
-  });
+  const reader = { format: run.source.format, text_field: run.source.textField, id_field: run.source.idField };
+  const { fingerprint, spec: pinnedSpec } = await planCuration(spec, inputs, reader, store);
   const bytesTotal = inputs.reduce((a, f) => a + f.size, 0);
 
   const existing = await prisma.datasetVersion.findUnique({ where: { fingerprint } });
@@ -106,7 +94,7 @@ export async function planRun(deps: CuratorDeps, runId: string, job: Job): Promi
   });
   const moved = await prisma.curationRun.updateMany({
     where: { id: runId, status: "planning" },
-    data: { status: "running", fingerprint, storeUri: store.uri, tasksTotal: tasks.length, bytesTotal, pinnedSpec: pinned.spec as object },
+    data: { status: "running", fingerprint, storeUri: store.uri, tasksTotal: tasks.length, bytesTotal, pinnedSpec: pinnedSpec as object },
   });
   if (moved.count === 0) return { tasks: 0, reused: false }; // cancelled while planning
 
