@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -7,7 +8,7 @@ import type { Worker } from "bullmq";
 import { hashApiToken } from "@tokenmill/domain";
 import { LocalBackend, markLostRuns } from "@tokenmill/launcher";
 import { startStack, type Stack } from "../support/stack.js";
-import { ended, experiment, ROOT, startLauncher, TINY, waitRun } from "./support.js";
+import { ended, experiment, ROOT, sampleVersion, startLauncher, TINY, tinyRecipe, waitRun } from "./support.js";
 
 let stack: Stack;
 let worker: Worker;
@@ -108,6 +109,60 @@ describe("training runs on the local backend", () => {
     expect(run.preemptions).toBe(1);
     expect(run.attempt).toBe(2);
     expect(run.progress.step).toBe(16);
+  });
+
+  it("two local ranks train data-parallel; when one is killed the other is stopped at once and the run resumes", { timeout: 180_000 }, async () => {
+    // Its own experiment with a longer plan (48 steps of 2 sequences), so the kill lands mid-run.
+    const recipe = tinyRecipe("local-ranks");
+    for (const p of recipe.stages[0].phases) p.tokens = 64 * 8 * 6;
+    const [web, code] = await Promise.all([
+      sampleVersion(stack, "local-ranks-web", "c4_redpajama_cc_samples.jsonl.gz"),
+      sampleVersion(stack, "local-ranks-code", "thealgorithms_python_first200.jsonl.gz"),
+    ]);
+    const created = await stack.app.inject({ method: "POST", url: "/experiments", headers: auth(), payload: { name: "local-ranks", recipe, datasets: { web, code } } });
+    expect(created.statusCode, created.body).toBe(201);
+    const ranksExp = created.json().id as string;
+    const res = await stack.app.inject({
+      method: "POST",
+      url: `/experiments/${ranksExp}/runs`,
+      headers: auth(),
+      payload: { backend: "local", resources: { nodes: 1, gpus_per_node: 0, procs_per_node: 2 }, retry: { max_preemptions: 1, max_failures: 0 }, overrides: { ...TINY, micro_batch_size: 1, checkpoint_every_steps: 4 } },
+    });
+    expect(res.statusCode, res.body).toBe(202);
+    // Step 6 is reported after the step-4 checkpoint was written by both ranks.
+    const running = await waitRun(stack, res.json().id, (r) => (r.status === "running" && r.progress.step >= 6) || ended(r));
+    expect(running.status, JSON.stringify(running)).toBe("running");
+    const ranks = execFileSync("pgrep", ["-P", running.external_id]).toString().trim().split("\n").map(Number);
+    expect(ranks.length).toBe(2);
+    process.kill(ranks[1]!, "SIGKILL");
+    // The supervisor kills the surviving rank (it would wait in its next all-reduce forever).
+    const deadline = Date.now() + 10_000;
+    while (alive(ranks[0]!) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(ranks[0]!)).toBe(false);
+
+    const run = await waitRun(stack, running.id, ended, 150_000);
+    expect(run.status, `${JSON.stringify(run)}\n${readFileSync(run.log_path, "utf8").slice(-3000)}`).toBe("succeeded");
+    expect([run.preemptions, run.failures, run.attempt]).toEqual([1, 0, 2]);
+    expect(run.events.some((e: any) => e.reason?.startsWith("retrying after trainer killed by SIGKILL"))).toBe(true);
+    const events = readFileSync(join(run.work_dir, "train.log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const starts = events.filter((e) => e.event === "start");
+    expect(starts.map((e) => e.world_size)).toEqual([2, 2]);
+    expect(starts[1].start_step).toBeGreaterThanOrEqual(4); // resumed from a checkpoint both ranks wrote
+    const ledger = (await stack.app.inject({ method: "GET", url: `/experiments/${ranksExp}/ledger`, headers: auth() })).json();
+    expect(ledger.length).toBe(4);
+    for (const row of ledger) expect([row.phase, row.source, row.consumed]).toEqual([row.phase, row.source, row.planned]);
+  });
+
+  it("refuses resources a backend cannot honour, naming the field", async () => {
+    const bad = async (resources: Record<string, unknown>, backend = "local") => {
+      const res = await stack.app.inject({ method: "POST", url: `/experiments/${exp}/runs`, headers: auth(), payload: { backend, resources, overrides: TINY } });
+      return [res.statusCode, res.json().message];
+    };
+    expect(await bad({ nodes: 2, gpus_per_node: 0 })).toEqual([400, "body.resources.nodes: the local backend runs on the API's machine only: nodes must be 1, got 2"]);
+    expect(await bad({ nodes: 1, gpus_per_node: 8, procs_per_node: 2 }, "slurm")).toEqual([
+      400,
+      "body.resources.procs_per_node: with GPUs the trainer runs one process per GPU: procs_per_node must be 8 or absent, got 2",
+    ]);
   });
 
   it("a backend that cannot start the trainer fails the run with the reason", async () => {

@@ -113,7 +113,7 @@ describe.skipIf(slurmError !== "")("a Slurm job reaching its time limit", () => 
     expect(script).toContain("#SBATCH --time=1\n");
     expect(script).toContain(`#SBATCH --signal=TERM@${LEAD_S}\n`);
     expect(script).toContain("export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}");
-    expect(script).toContain(`bash -c 'trap "" TERM; exec "$@"' trainer`);
+    expect(script).toContain(`; trap "" TERM; exec "$@"' trainer`);
 
     // Every attempt but the last stopped on SIGTERM (15) after writing a checkpoint at that step; the
     // next one resumed from exactly that checkpoint.

@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import type { Worker } from "bullmq";
 import { SlurmBackend } from "@tokenmill/launcher";
 import { startStack, type Stack } from "../support/stack.js";
-import { ended, experiment, PYTHON, ROOT, startLauncher, TINY, waitRun } from "./support.js";
+import { ended, experiment, PYTHON, ROOT, sampleVersion, startLauncher, TINY, tinyRecipe, waitRun } from "./support.js";
 
 /**
  * The Slurm backend against a real single-node Slurm on loopback (infra/slurm/start.sh installs
@@ -106,6 +106,60 @@ describe.skipIf(slurmError !== "")("training runs on a real single-node Slurm", 
     expect(run.progress.step).toBe(16);
     expect(run.events.some((e: any) => e.reason?.startsWith(`slurm requeued job ${id} (restart 1`))).toBe(true);
     expect(readFileSync(run.log_path, "utf8")).toMatch(/"event": "resume"/);
+  });
+
+  it("two ranks started by srun: Slurm's SIGTERM reaches both, they checkpoint at one step and exit 0, the next attempt resumes there", { timeout: 300_000 }, async () => {
+    // A plan long enough (80 steps) that the signal, sent once progress is reported, lands mid-run.
+    const recipe = tinyRecipe("slurm-ranks");
+    for (const p of recipe.stages[0].phases) p.tokens = 64 * 8 * 10;
+    const [web, code] = await Promise.all([
+      sampleVersion(stack, "slurm-ranks-web", "c4_redpajama_cc_samples.jsonl.gz"),
+      sampleVersion(stack, "slurm-ranks-code", "thealgorithms_python_first200.jsonl.gz"),
+    ]);
+    const created = await stack.app.inject({ method: "POST", url: "/experiments", headers: auth(), payload: { name: "slurm-ranks", recipe, datasets: { web, code } } });
+    expect(created.statusCode, created.body).toBe(201);
+    const ranksExp = created.json().id as string;
+    const res = await stack.app.inject({
+      method: "POST",
+      url: `/experiments/${ranksExp}/runs`,
+      headers: auth(),
+      payload: {
+        backend: "slurm",
+        resources: { nodes: 1, gpus_per_node: 0, procs_per_node: 2, cpus_per_node: 2 },
+        retry: { max_preemptions: 1, max_failures: 0 },
+        overrides: { ...TINY, micro_batch_size: 1, checkpoint_every_steps: 100_000, progress_every_steps: 2 },
+      },
+    });
+    expect(res.statusCode, res.body).toBe(202);
+    const running = await waitRun(stack, res.json().id, (r) => (r.status === "running" && r.progress.step >= 2) || ended(r));
+    expect(running.status, JSON.stringify(running)).toBe("running");
+    const job = running.external_id as string;
+    // What Slurm does at --signal's lead time or on preemption with a grace period: SIGTERM to every task of the job's steps.
+    await exec("scancel", ["--signal=TERM", job]);
+    const run = await waitRun(stack, running.id, ended, 240_000);
+    expect(run.status, JSON.stringify(run)).toBe("succeeded");
+    expect([run.preemptions, run.failures, run.attempt]).toEqual([1, 0, 2]);
+    expect(await jobState(job)).toBe("COMPLETED"); // every rank exited 0 after the checkpoint
+
+    const script = readFileSync(join(run.work_dir, "sbatch-1.sh"), "utf8");
+    expect(script).toContain("#SBATCH --ntasks-per-node=2\n");
+    expect(script).toContain("#SBATCH --cpus-per-task=1\n");
+    expect(script).toContain("export RANK=$SLURM_PROCID WORLD_SIZE=$SLURM_NTASKS LOCAL_RANK=$SLURM_LOCALID");
+    expect(script).not.toContain("torch.distributed.run");
+
+    const events = readFileSync(join(run.work_dir, "train.log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const starts = events.filter((e) => e.event === "start");
+    expect(starts.map((e) => e.world_size)).toEqual([2, 2]);
+    const preempted = events.filter((e) => e.event === "preempted");
+    expect(preempted.length).toBe(1);
+    expect(preempted[0].signal).toBe(15);
+    expect(preempted[0].step).toBeLessThan(starts[0].total_steps);
+    // The second attempt resumed from the step both ranks checkpointed at.
+    expect(starts[1].start_step).toBe(preempted[0].step);
+    expect(run.events.some((e: any) => e.reason?.includes(`after the trainer checkpointed at step ${preempted[0].step} on SIGTERM`))).toBe(true);
+    const ledger = (await stack.app.inject({ method: "GET", url: `/experiments/${ranksExp}/ledger`, headers: auth() })).json();
+    expect(ledger.length).toBe(4);
+    for (const row of ledger) expect([row.phase, row.source, row.consumed]).toEqual([row.phase, row.source, row.planned]);
   });
 
   it("a job sbatch rejects fails the run at once with sbatch's message", async () => {

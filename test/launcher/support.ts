@@ -14,7 +14,7 @@ import type { Stack } from "../support/stack.js";
 export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const PYTHON = join(ROOT, ".venv", "bin", "python");
 
-/** Curates a bundled sample straight into the stack's store and registers it as a dataset version. */
+/** Curates a bundled sample straight into the stack's store and registers it as a dataset version (once per fingerprint). */
 export async function sampleVersion(stack: Stack, name: string, file: string): Promise<string> {
   const base = fileURLToPath(stack.storeUri.replace(/^file:\/\//, "file://"));
   const prefix = `datasets/${name}/local/`;
@@ -22,6 +22,9 @@ export async function sampleVersion(stack: Stack, name: string, file: string): P
   await mkdir(outDir, { recursive: true });
   const { manifest } = await curateLocal({ spec: DEFAULT_PIPELINE, inputs: [join(ROOT, "data/samples", file)], outDir, sourceName: name });
   const m = manifest as unknown as { fingerprint: string; totals: { rows: number; tokens: number; bytes: number } };
+  // The same file curated the same way is the same version, whatever it is called.
+  const existing = await stack.prisma.datasetVersion.findUnique({ where: { fingerprint: m.fingerprint } });
+  if (existing) return existing.id;
   const v = await stack.prisma.datasetVersion.create({
     data: { name, fingerprint: m.fingerprint, storeUri: stack.storeUri, prefix, tokenizer: "llama3", docs: BigInt(m.totals.rows), tokens: BigInt(m.totals.tokens), bytes: BigInt(m.totals.bytes), manifest: manifest as object },
   });

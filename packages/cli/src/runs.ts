@@ -76,6 +76,7 @@ export function registerRunCommands(program: Command, client: Ctx, json: Json): 
     .option("--backend <name>", "local | slurm | kubernetes", "local")
     .option("--nodes <n>", "nodes", "1")
     .option("--gpus <n>", "GPUs per node (0: CPU)", "0")
+    .option("--procs <n>", "trainer processes per node (default: one per GPU; on CPU 1, several train data-parallel)")
     .option("--time-limit <s>", "wall-clock limit in seconds")
     .option("--max-preemptions <n>", "re-dispatches after preemption or node loss", "3")
     .option("--max-failures <n>", "re-dispatches after the trainer failed", "0")
@@ -85,7 +86,12 @@ export function registerRunCommands(program: Command, client: Ctx, json: Json): 
     .action(async (experiment: string, o: any) => {
       const overrides: Record<string, unknown> = o.overrides ? JSON.parse(o.overrides) : {};
       if (o.model) overrides.model = { recipe: o.model, ...(overrides.model as object | undefined) };
-      const resources = { nodes: Number(o.nodes), gpus_per_node: Number(o.gpus), ...(o.timeLimit ? { time_limit_s: Number(o.timeLimit) } : {}) };
+      const resources = {
+        nodes: Number(o.nodes),
+        gpus_per_node: Number(o.gpus),
+        ...(o.procs ? { procs_per_node: Number(o.procs) } : {}),
+        ...(o.timeLimit ? { time_limit_s: Number(o.timeLimit) } : {}),
+      };
       const run = await client().post(`/experiments/${experiment}/runs`, {
         ...(o.stage ? { stage: o.stage } : {}),
         backend: o.backend,

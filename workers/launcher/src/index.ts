@@ -1,7 +1,7 @@
 export { createLaunchProcessor, createLaunchWorker, type LauncherDeps, type LaunchWorkerOptions } from "./processor.js";
 export { buildJobSpec, trainerModel } from "./job-spec.js";
 export { LocalBackend } from "./backends/local.js";
-export type { Backend, Dispatch, JobState } from "./backends/types.js";
+export { procsPerNode, worldSize, type Backend, type Dispatch, type JobState, type Resources } from "./backends/types.js";
 export { markLostRuns, startWatchdog } from "./watchdog.js";
 export { loadLauncherConfig, type LauncherConfig } from "./config.js";
 export { SlurmBackend, sbatchScript, type SlurmBackendOptions } from "./backends/slurm.js";

@@ -1,11 +1,11 @@
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Worker, type ConnectionOptions, type Job } from "bullmq";
 import type { Logger } from "pino";
 import type { PrismaClient } from "@tokenmill/db";
 import { jobs, LAUNCH_QUEUE, newApiToken, type MixturePlan, type Recipe } from "@tokenmill/domain";
 import { buildJobSpec } from "./job-spec.js";
-import type { Backend, JobState } from "./backends/types.js";
+import { worldSize, type Backend, type JobState, type Resources } from "./backends/types.js";
 
 export interface LauncherDeps {
   prisma: PrismaClient;
@@ -64,7 +64,7 @@ export function createLaunchProcessor(deps: LauncherDeps) {
     const plan = mixture.plan as unknown as MixturePlan;
     const datasets: Record<string, { uri: string; manifest: unknown }> = {};
     for (const c of mixture.components) datasets[c.datasetVersion.fingerprint] = { uri: versionUri(c.datasetVersion.storeUri, c.datasetVersion.prefix), manifest: c.datasetVersion.manifest };
-    const resources = run.resources as { nodes: number; gpus_per_node: number; time_limit_s?: number };
+    const resources = run.resources as unknown as Resources;
     const retry = run.retry as { max_preemptions: number; max_failures: number };
     let spec: Record<string, unknown>;
     try {
@@ -87,7 +87,7 @@ export function createLaunchProcessor(deps: LauncherDeps) {
     const specPath = join(workDir, "job.json");
     await writeFile(specPath, JSON.stringify(spec, null, 2));
     const micro = (spec.batch as { micro_batch_size: number; grad_accum: number });
-    const G = micro.micro_batch_size * micro.grad_accum * Math.max(1, resources.nodes * resources.gpus_per_node);
+    const G = micro.micro_batch_size * micro.grad_accum * worldSize(resources);
     const planSteps = Math.floor(plan.sequences / G);
     const totalSteps = (spec.max_steps as number | null) ? Math.min(planSteps, spec.max_steps as number) : planSteps;
 
@@ -98,6 +98,8 @@ export function createLaunchProcessor(deps: LauncherDeps) {
 
     let { failures, preemptions } = run;
     for (let attempt = run.attempt + 1; ; attempt++) {
+      // The trainer's log grows across attempts: this attempt's events are those after this offset.
+      const logFrom = await stat(join(workDir, TRAIN_LOG)).then((s) => s.size, () => 0);
       let handle: string;
       try {
         handle = await backend.submit({ runId, attempt, specPath, workDir, logPath, env: { ...deps.trainerEnv, TOKENMILL_RUN_TOKEN: token.token }, resources });
@@ -147,14 +149,21 @@ export function createLaunchProcessor(deps: LauncherDeps) {
         await transition(runId, "failed", st.reason);
         return;
       }
-      const finished = await finishedCleanly(workDir);
-      if (st.exitCode === 0 && finished) {
+      const trainer = await attemptOutcome(workDir, logFrom);
+      if (st.exitCode === 0 && trainer.done && trainer.preemptedAt === undefined) {
         await transition(runId, "succeeded", st.reason, { exitCode: 0 });
         return;
       }
-      // Exit 0 without a `done` line: the trainer checkpointed on SIGTERM (preemption, time limit).
-      const preempted = st.preempted || st.exitCode === 0;
-      const why = st.exitCode === 0 ? `${st.reason} after a checkpoint on SIGTERM (preempted or time limit)` : st.reason;
+      // The trainer checkpointed on SIGTERM (preemption, time limit): a preemption whatever the exit
+      // code of what ran it (a launcher such as torchrun exits non-zero once it got the signal too).
+      // Exit 0 without a `done` line is read the same way.
+      const preempted = st.preempted || st.exitCode === 0 || trainer.preemptedAt !== undefined;
+      const why =
+        trainer.preemptedAt !== undefined
+          ? `${st.reason} after the trainer checkpointed at step ${trainer.preemptedAt} on SIGTERM (preempted or time limit)`
+          : st.exitCode === 0
+            ? `${st.reason} after a checkpoint on SIGTERM (preempted or time limit)`
+            : st.reason;
       if (preempted) preemptions++;
       else failures++;
       const budgetLeft = preempted ? preemptions <= retry.max_preemptions : failures <= retry.max_failures;
@@ -169,15 +178,38 @@ export function createLaunchProcessor(deps: LauncherDeps) {
   };
 }
 
-/** The trainer logs `done` when it reached its last step (not after a SIGTERM checkpoint). */
-async function finishedCleanly(workDir: string): Promise<boolean> {
+const TRAIN_LOG = "train.log.jsonl";
+
+/**
+ * What the trainer logged in one attempt (its JSON-line log from byte `from` on; of the last trainer
+ * start when the scheduler requeued the job within the attempt): `done` when it reached its last
+ * step, `preempted` (with the step) when it stopped at a checkpoint on SIGTERM.
+ */
+async function attemptOutcome(workDir: string, from: number): Promise<{ done: boolean; preemptedAt?: number }> {
+  let text: string;
   try {
-    const lines = (await readFile(join(workDir, "train.log.jsonl"), "utf8")).trim().split("\n");
-    const events = lines.slice(-5).map((l) => (JSON.parse(l) as { event: string }).event);
-    return events.includes("done") && !events.includes("preempted");
+    text = (await readFile(join(workDir, TRAIN_LOG))).subarray(from).toString("utf8");
   } catch {
-    return false;
+    return { done: false };
   }
+  let done = false;
+  let preemptedAt: number | undefined;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      const ev = JSON.parse(line) as { event?: string; step?: number };
+      // A job the scheduler requeued ran the trainer again within this attempt: the last run decides.
+      if (ev.event === "start") {
+        done = false;
+        preemptedAt = undefined;
+      }
+      if (ev.event === "done") done = true;
+      if (ev.event === "preempted") preemptedAt = ev.step ?? 0;
+    } catch {
+      // a line cut short by a kill: the events before it still count
+    }
+  }
+  return { done, ...(preemptedAt !== undefined ? { preemptedAt } : {}) };
 }
 
 /** The last meaningful line of the trainer's output (a Python error, usually), for the run's reason. */

@@ -9,6 +9,9 @@ const Resources = Type.Object(
   {
     nodes: Type.Integer({ minimum: 1, default: 1, description: "Nodes (default 1)." }),
     gpus_per_node: Type.Integer({ minimum: 0, default: 0, description: "GPUs per node; 0 runs on CPU (default 0)." }),
+    procs_per_node: Type.Optional(
+      Type.Integer({ minimum: 1, description: "Trainer processes per node: one per GPU (the default with GPUs); on CPU 1 unless given, several train data-parallel." }),
+    ),
     cpus_per_node: Type.Optional(Type.Integer({ minimum: 1 })),
     memory_gb: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     time_limit_s: Type.Optional(Type.Integer({ minimum: 60, description: "Wall-clock limit; the trainer is signalled to checkpoint before it." })),
@@ -74,6 +77,12 @@ export const experimentRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!em) throw new ValidationError(`no stage ${JSON.stringify(stage)} (stages: ${e.mixtures.map((m) => m.stage).join(", ")})`, "body.stage");
       const plan = em.mixture.plan as unknown as MixturePlan;
       const resources = { nodes: 1, gpus_per_node: 0, ...req.body.resources };
+      if (resources.gpus_per_node > 0 && resources.procs_per_node !== undefined && resources.procs_per_node !== resources.gpus_per_node) {
+        throw new ValidationError(`with GPUs the trainer runs one process per GPU: procs_per_node must be ${resources.gpus_per_node} or absent, got ${resources.procs_per_node}`, "body.resources.procs_per_node");
+      }
+      if ((req.body.backend ?? "local") === "local" && resources.nodes !== 1) {
+        throw new ValidationError(`the local backend runs on the API's machine only: nodes must be 1, got ${resources.nodes}`, "body.resources.nodes");
+      }
       const retry = { max_preemptions: 3, max_failures: 0, ...req.body.retry };
       const run = await app.prisma.$transaction(async (tx) => {
         // Ledger rows are the plan's budget; created by the first run of a stage, shared by later ones.

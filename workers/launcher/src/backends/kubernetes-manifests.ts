@@ -1,4 +1,4 @@
-import type { Dispatch } from "./types.js";
+import { procsPerNode, type Dispatch } from "./types.js";
 
 export interface KubernetesOptions {
   namespace: string;
@@ -39,7 +39,7 @@ export function podSpecJson(spec: Record<string, unknown>, runId: string): strin
 export function kubernetesManifests(d: Dispatch, spec: Record<string, unknown>, o: KubernetesOptions) {
   const name = jobName(d.runId, d.attempt);
   const r = d.resources;
-  const procs = Math.max(1, r.gpus_per_node);
+  const procs = procsPerNode(r);
   const labels = { "app.kubernetes.io/name": "tokenmill-trainer", "app.kubernetes.io/managed-by": "tokenmill-launcher", "tokenmill.dev/run-id": d.runId, "tokenmill.dev/attempt": String(d.attempt) };
   const secretEnv = Object.keys(d.env).filter((k) => k === "TOKENMILL_RUN_TOKEN" || /SECRET|TOKEN|KEY/.test(k));
   const plainEnv = Object.entries(d.env).filter(([k]) => !secretEnv.includes(k));

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { Backend, Dispatch, JobState } from "./types.js";
+import { procsPerNode, type Backend, type Dispatch, type JobState } from "./types.js";
 
 const exec = promisify(execFile);
 
@@ -31,22 +31,28 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const NEVER_STARTS = new Set(["PartitionConfig", "PartitionNodeLimit", "PartitionTimeLimit", "BadConstraints", "AccountNotAllowed", "QOSMaxNodePerJobLimit", "QOSMaxGRESPerJob", "QOSMaxWallDurationPerJobLimit", "InvalidAccount", "InvalidQOS"]);
 
 /**
- * Renders the batch script: one task per node, each running torchrun (c10d rendezvous on the first
- * node) or, for a single process, the trainer directly. `srun --kill-on-bad-exit=1` and torchrun's
- * default of no restarts fail the whole group as soon as one rank dies; `--requeue` lets Slurm
- * requeue the job on preemption or node failure (the trainer resumes from its checkpoint), and
- * `--signal=TERM@N` asks the trainer to checkpoint N seconds before the time limit.
+ * Renders the batch script: Slurm starts every rank itself, one task per process (per GPU, or
+ * procs_per_node CPU processes), each with RANK, WORLD_SIZE and LOCAL_RANK from SLURM_PROCID,
+ * SLURM_NTASKS and SLURM_LOCALID and the rendezvous on the first node (MASTER_ADDR/MASTER_PORT,
+ * torch's env:// init). No torchrun in between: Slurm's checkpoint signal and a preemption's SIGTERM
+ * reach every trainer straight from slurmstepd, the ranks agree on the step to checkpoint at and all
+ * exit 0 — under torchrun the agent took the signal as its own death, killed the ranks 30 s later
+ * whatever they were writing and exited non-zero, a failure. `srun --kill-on-bad-exit=1` fails the
+ * whole group as soon as one rank dies; `--requeue` lets Slurm requeue the job on preemption or node
+ * failure (the trainer resumes from its checkpoint); `--signal=TERM@N` asks the trainer to
+ * checkpoint N seconds before the time limit.
  */
 export function sbatchScript(d: Dispatch, o: SlurmBackendOptions): string {
   const r = d.resources;
-  const procs = Math.max(1, r.gpus_per_node);
+  const procs = procsPerNode(r);
+  const cpusPerTask = r.cpus_per_node ? Math.max(1, Math.floor(r.cpus_per_node / procs)) : undefined;
   const lines = [
     "#!/bin/bash",
     `#SBATCH --job-name=tokenmill-${d.runId.slice(0, 8)}`,
     `#SBATCH --nodes=${r.nodes}`,
-    "#SBATCH --ntasks-per-node=1",
+    `#SBATCH --ntasks-per-node=${procs}`,
     ...(r.gpus_per_node > 0 ? [`#SBATCH --gpus-per-node=${r.gpus_per_node}`] : []),
-    ...(r.cpus_per_node ? [`#SBATCH --cpus-per-task=${r.cpus_per_node}`] : []),
+    ...(cpusPerTask ? [`#SBATCH --cpus-per-task=${cpusPerTask}`] : []),
     ...(r.memory_gb ? [`#SBATCH --mem=${Math.ceil(r.memory_gb * 1024)}M`] : []),
     ...(r.time_limit_s ? timeLimit(r.time_limit_s, o.signalBeforeLimitS ?? 120) : []),
     ...(o.partition ? [`#SBATCH --partition=${o.partition}`] : []),
@@ -58,22 +64,20 @@ export function sbatchScript(d: Dispatch, o: SlurmBackendOptions): string {
     "set -euo pipefail",
     'echo "tokenmill: slurm job $SLURM_JOB_ID on $SLURM_JOB_NODELIST (restart ${SLURM_RESTART_COUNT:-0})"',
     // Without CPU binding (task/none) PyTorch starts a thread per core of the node, whatever the job asked for.
-    ...(r.cpus_per_node ? [`export OMP_NUM_THREADS=\${OMP_NUM_THREADS:-${Math.max(1, Math.floor(r.cpus_per_node / procs))}}`] : []),
+    ...(cpusPerTask ? [`export OMP_NUM_THREADS=\${OMP_NUM_THREADS:-${cpusPerTask}}`] : []),
   ];
   if (r.nodes * procs > 1) {
     lines.push(
-      'head_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
-      "port=$((29500 + SLURM_JOB_ID % 1000))",
-      `srun --kill-on-bad-exit=1 ${o.python} -m torch.distributed.run --nnodes="$SLURM_JOB_NUM_NODES" --nproc-per-node=${procs} \\`,
-      '  --rdzv-backend=c10d --rdzv-endpoint="$head_node:$port" --rdzv-id="$SLURM_JOB_ID" --max-restarts=0 \\',
-      `  -m tokenmill_trainer.train --spec ${d.specPath}`,
+      'export MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
+      "export MASTER_PORT=$((29500 + SLURM_JOB_ID % 1000))",
     );
-  } else {
-    // The trainer starts with SIGTERM ignored and takes it over once its handler is installed: a
-    // signal during startup (imports, data, model) would otherwise kill it with exit 143, a failure,
-    // before it could checkpoint; ignored, the trainer is stopped by the limit's own SIGTERM instead.
-    lines.push(`srun --kill-on-bad-exit=1 bash -c 'trap "" TERM; exec "$@"' trainer ${o.python} -m tokenmill_trainer.train --spec ${d.specPath}`);
   }
+  // Each task takes its rank from Slurm, then starts the trainer with SIGTERM ignored; the trainer
+  // takes SIGTERM over once its handler is installed: a signal during startup (imports, data, model)
+  // would otherwise kill it with exit 143, a failure, before it could checkpoint; ignored, the
+  // trainer is stopped by the limit's own SIGTERM instead.
+  const rank = "export RANK=$SLURM_PROCID WORLD_SIZE=$SLURM_NTASKS LOCAL_RANK=$SLURM_LOCALID LOCAL_WORLD_SIZE=$SLURM_NTASKS_PER_NODE";
+  lines.push(`srun --kill-on-bad-exit=1 bash -c '${rank}; trap "" TERM; exec "$@"' trainer ${o.python} -m tokenmill_trainer.train --spec ${d.specPath}`);
   return `${lines.join("\n")}\n`;
 }
 

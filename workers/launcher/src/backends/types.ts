@@ -9,7 +9,28 @@ export interface Dispatch {
   logPath: string;
   /** Secrets and settings for the trainer's environment (TOKENMILL_RUN_TOKEN among them). */
   env: Record<string, string>;
-  resources: { nodes: number; gpus_per_node: number; cpus_per_node?: number; memory_gb?: number; time_limit_s?: number };
+  resources: Resources;
+}
+
+/** What one run asks of the backend (TrainingRun.resources). */
+export interface Resources {
+  nodes: number;
+  gpus_per_node: number;
+  /** Trainer processes per node: one per GPU; on CPU 1 unless given (several train data-parallel with gloo). */
+  procs_per_node?: number;
+  cpus_per_node?: number;
+  memory_gb?: number;
+  time_limit_s?: number;
+}
+
+/** Trainer processes per node: procs_per_node, else one per GPU, else one. */
+export function procsPerNode(r: Pick<Resources, "gpus_per_node" | "procs_per_node">): number {
+  return r.procs_per_node ?? Math.max(1, r.gpus_per_node);
+}
+
+/** Trainer processes in all (the data-parallel world size). */
+export function worldSize(r: Pick<Resources, "nodes" | "gpus_per_node" | "procs_per_node">): number {
+  return r.nodes * procsPerNode(r);
 }
 
 export type JobState =
