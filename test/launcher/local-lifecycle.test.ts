@@ -8,7 +8,7 @@ import type { Worker } from "bullmq";
 import { hashApiToken } from "@tokenmill/domain";
 import { LocalBackend, markLostRuns } from "@tokenmill/launcher";
 import { startStack, type Stack } from "../support/stack.js";
-import { ended, experiment, ROOT, sampleVersion, startLauncher, TINY, tinyRecipe, waitRun } from "./support.js";
+import { ended, experiment, ROOT, startLauncher, TINY, waitRun } from "./support.js";
 
 let stack: Stack;
 let worker: Worker;
@@ -100,28 +100,28 @@ describe("training runs on the local backend", () => {
   });
 
   it("retries after a preemption (the trainer killed from outside) and resumes to success", async () => {
-    const queued = await launch({ backend: "local", overrides: { ...TINY, micro_batch_size: 2, checkpoint_every_steps: 4 }, retry: { max_preemptions: 1, max_failures: 0 } });
-    const running = await waitRun(stack, queued.id, (r) => (r.status === "running" && r.progress.step >= 4) || ended(r));
+    // A plan of 48 steps of 2 sequences, so the kill lands mid-run however fast the machine.
+    const longExp = await experiment(stack, "lifecycle-long", 6);
+    const res = await stack.app.inject({
+      method: "POST",
+      url: `/experiments/${longExp}/runs`,
+      headers: auth(),
+      payload: { backend: "local", overrides: { ...TINY, micro_batch_size: 2, checkpoint_every_steps: 4 }, retry: { max_preemptions: 1, max_failures: 0 } },
+    });
+    expect(res.statusCode, res.body).toBe(202);
+    const running = await waitRun(stack, res.json().id, (r) => (r.status === "running" && r.progress.step >= 4) || ended(r));
     expect(running.status).toBe("running");
     process.kill(-Number(running.external_id), "SIGKILL");
-    const run = await waitRun(stack, queued.id, ended);
+    const run = await waitRun(stack, running.id, ended);
     expect(run.status, JSON.stringify(run)).toBe("succeeded");
     expect(run.preemptions).toBe(1);
     expect(run.attempt).toBe(2);
-    expect(run.progress.step).toBe(16);
+    expect(run.progress.step).toBe(48);
   });
 
   it("two local ranks train data-parallel; when one is killed the other is stopped at once and the run resumes", { timeout: 180_000 }, async () => {
     // Its own experiment with a longer plan (48 steps of 2 sequences), so the kill lands mid-run.
-    const recipe = tinyRecipe("local-ranks");
-    for (const p of recipe.stages[0].phases) p.tokens = 64 * 8 * 6;
-    const [web, code] = await Promise.all([
-      sampleVersion(stack, "local-ranks-web", "c4_redpajama_cc_samples.jsonl.gz"),
-      sampleVersion(stack, "local-ranks-code", "thealgorithms_python_first200.jsonl.gz"),
-    ]);
-    const created = await stack.app.inject({ method: "POST", url: "/experiments", headers: auth(), payload: { name: "local-ranks", recipe, datasets: { web, code } } });
-    expect(created.statusCode, created.body).toBe(201);
-    const ranksExp = created.json().id as string;
+    const ranksExp = await experiment(stack, "local-ranks", 6);
     const res = await stack.app.inject({
       method: "POST",
       url: `/experiments/${ranksExp}/runs`,

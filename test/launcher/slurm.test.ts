@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import type { Worker } from "bullmq";
 import { SlurmBackend } from "@tokenmill/launcher";
 import { startStack, type Stack } from "../support/stack.js";
-import { ended, experiment, PYTHON, ROOT, sampleVersion, startLauncher, TINY, tinyRecipe, waitRun } from "./support.js";
+import { ended, experiment, PYTHON, ROOT, startLauncher, TINY, waitRun } from "./support.js";
 
 /**
  * The Slurm backend against a real single-node Slurm on loopback (infra/slurm/start.sh installs
@@ -90,7 +90,16 @@ describe.skipIf(slurmError !== "")("training runs on a real single-node Slurm", 
   });
 
   it("a job Slurm requeues (preemption) resumes from its checkpoint and counts against the preemption budget", async () => {
-    const queued = await launch({ overrides: { ...TINY, micro_batch_size: 2, checkpoint_every_steps: 4 }, retry: { max_preemptions: 1, max_failures: 0 } });
+    // A plan of 48 steps of 2 sequences, so the requeue lands mid-run however fast the machine.
+    const longExp = await experiment(stack, "slurm-long", 6);
+    const res = await stack.app.inject({
+      method: "POST",
+      url: `/experiments/${longExp}/runs`,
+      headers: auth(),
+      payload: { backend: "slurm", overrides: { ...TINY, micro_batch_size: 2, checkpoint_every_steps: 4 }, retry: { max_preemptions: 1, max_failures: 0 } },
+    });
+    expect(res.statusCode, res.body).toBe(202);
+    const queued = res.json();
     const running = await waitRun(stack, queued.id, (r) => (r.status === "running" && r.progress.step >= 4) || ended(r));
     expect(running.status).toBe("running");
     const id = running.external_id;
@@ -103,22 +112,14 @@ describe.skipIf(slurmError !== "")("training runs on a real single-node Slurm", 
     expect(run.status, JSON.stringify(run)).toBe("succeeded");
     expect(run.preemptions).toBe(1);
     expect(run.external_id).toBe(id);
-    expect(run.progress.step).toBe(16);
+    expect(run.progress.step).toBe(48);
     expect(run.events.some((e: any) => e.reason?.startsWith(`slurm requeued job ${id} (restart 1`))).toBe(true);
     expect(readFileSync(run.log_path, "utf8")).toMatch(/"event": "resume"/);
   });
 
   it("two ranks started by srun: Slurm's SIGTERM reaches both, they checkpoint at one step and exit 0, the next attempt resumes there", { timeout: 300_000 }, async () => {
     // A plan long enough (80 steps) that the signal, sent once progress is reported, lands mid-run.
-    const recipe = tinyRecipe("slurm-ranks");
-    for (const p of recipe.stages[0].phases) p.tokens = 64 * 8 * 10;
-    const [web, code] = await Promise.all([
-      sampleVersion(stack, "slurm-ranks-web", "c4_redpajama_cc_samples.jsonl.gz"),
-      sampleVersion(stack, "slurm-ranks-code", "thealgorithms_python_first200.jsonl.gz"),
-    ]);
-    const created = await stack.app.inject({ method: "POST", url: "/experiments", headers: auth(), payload: { name: "slurm-ranks", recipe, datasets: { web, code } } });
-    expect(created.statusCode, created.body).toBe(201);
-    const ranksExp = created.json().id as string;
+    const ranksExp = await experiment(stack, "slurm-ranks", 10);
     const res = await stack.app.inject({
       method: "POST",
       url: `/experiments/${ranksExp}/runs`,

@@ -59,10 +59,16 @@ export function tinyRecipe(name: string) {
 /** Overrides that make a run of tinyRecipe train in seconds on a CPU. */
 export const TINY = { model: { recipe: "tiny", max_seq_len: 64 }, micro_batch_size: 4, progress_every_steps: 2, checkpoint_every_steps: 2, device: "cpu" as const };
 
-export async function experiment(stack: Stack, name: string): Promise<string> {
+/**
+ * An experiment of tinyRecipe over the web and code samples; `blocks` per phase (default 2, i.e. 32
+ * sequences in all) makes a longer plan, for tests that must act while the trainer is mid-run.
+ */
+export async function experiment(stack: Stack, name: string, blocks = 2): Promise<string> {
   const web = await sampleVersion(stack, `${name}-web`, "c4_redpajama_cc_samples.jsonl.gz");
   const code = await sampleVersion(stack, `${name}-code`, "thealgorithms_python_first200.jsonl.gz");
-  const res = await stack.app.inject({ method: "POST", url: "/experiments", headers: { authorization: `Bearer ${stack.admin}` }, payload: { name, recipe: tinyRecipe(name), datasets: { web, code } } });
+  const recipe = tinyRecipe(name);
+  for (const p of recipe.stages[0]!.phases) p.tokens = 64 * 8 * blocks;
+  const res = await stack.app.inject({ method: "POST", url: "/experiments", headers: { authorization: `Bearer ${stack.admin}` }, payload: { name, recipe, datasets: { web, code } } });
   if (res.statusCode !== 201) throw new Error(`POST /experiments: ${res.statusCode} ${res.body}`);
   return res.json().id;
 }
