@@ -27,7 +27,7 @@ const repParams = {
   top_n_grams: [2, 3, 4].map((n) => [n, rep![`top_${n}_gram_frac`]!] as [number, number]),
   dup_n_grams: [5, 6, 7, 8, 9, 10].map((n) => [n, rep![`dup_${n}_gram_frac`]!] as [number, number]),
 } as Parameters<typeof gopherRepetition>[2];
-const qParams = { ...(q as object), stop_words: new Set(spec.steps[1]!.stop_words as string[]) } as GopherQualityParams;
+const qParams = { ...(q as object), stop_words: new Set(spec.steps[1]!.stop_words as string[]) } as unknown as GopherQualityParams;
 const sha1 = (s: string) => createHash("sha1").update(s).digest("hex");
 
 const out = createWriteStream(output);
