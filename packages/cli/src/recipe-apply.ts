@@ -42,7 +42,7 @@ export function scaleRecipe(r: Recipe, factor: number, samplesDir: string, log: 
 }
 
 /**
- * recipe apply, all or nothing: pipelines and sources (reused when they exist), one curation run
+ * recipe apply, all or nothing: pipelines and sources (reused when they exist with the same URI), one curation run
  * per source, then the experiment. Before the first write the API checks everything it can
  * without curating (POST /experiments/preflight); when a later step fails (a curation fails, or
  * the plan over the curated sizes is rejected) what this apply created is deleted again
@@ -75,7 +75,8 @@ export async function applyRecipe(c: Client, input: Recipe, o: ApplyOptions & { 
     for (const [i, s] of r.sources.entries()) {
       let id = checked[i]!.id;
       if (!id) {
-        id = (await c.post("/sources", sources[i])).id as string;
+        // Under the name preflight gave: the recipe's, or name.<hash> when that name holds other data.
+        id = (await c.post("/sources", { ...sources[i], name: checked[i]!.name })).id as string;
         created.sources.push(id);
       }
       const run = await c.post("/curation-runs", { source: id, pipeline: pipelines.get(s.pipeline), dataset_name: s.name });

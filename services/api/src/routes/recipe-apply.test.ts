@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
+import { sha256Hex } from "@tokenmill/domain";
 import { startStack, type Stack } from "../../../../test/support/stack.js";
 import { ROLLBACK_WINDOW_MS } from "./recipe-apply.js";
 
@@ -44,6 +45,30 @@ describe("recipe apply support: preflight and rollback", () => {
     expect(bad.json().field).toMatch(/^body\.recipe/);
     expect(await stack.prisma.source.count()).toBe(0);
     expect(await stack.prisma.pipeline.count()).toBe(0);
+  });
+
+  it("preflight reuses a source only over the same URI; another URI gets a name of its own, stable across applies", async () => {
+    const recipe = parseYaml(readFileSync(resolve(ROOT, "recipes/demo.yaml"), "utf8"), { merge: true });
+    const uri = `file://${resolve(ROOT, "data/samples/c4_redpajama_cc_samples.jsonl.gz")}`;
+    const check = async () => {
+      const res = await post("/experiments/preflight", { name: "reuse", recipe, sources: [{ name: "reuse.web", uri }] });
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json().sources[0];
+    };
+    const same = await stack.prisma.source.create({ data: { name: "reuse.web", uri } });
+    expect(await check()).toEqual({ name: "reuse.web", id: same.id, files: 0 });
+    // The same name over other data (the recipe applied from another checkout): never reused.
+    await stack.prisma.source.update({ where: { id: same.id }, data: { uri: "file:///elsewhere/web.jsonl.gz" } });
+    const alias = `reuse.web.${sha256Hex(uri).slice(0, 8)}`;
+    expect(await check()).toEqual({ name: alias, id: null, files: 1 });
+    const registered = await post("/sources", { name: alias, uri });
+    expect(registered.statusCode, registered.body).toBe(201);
+    expect(await check()).toEqual({ name: alias, id: registered.json().id, files: 0 });
+    // Both names taken by other data: a conflict that says so, not a guess.
+    await stack.prisma.source.update({ where: { id: registered.json().id }, data: { uri: "file:///third/web.jsonl.gz" } });
+    const conflict = await post("/experiments/preflight", { name: "reuse", recipe, sources: [{ name: "reuse.web", uri }] });
+    expect(conflict.statusCode).toBe(409);
+    expect(conflict.json().message).toBe(`sources named reuse.web and ${alias} exist over other data than ${uri}`);
   });
 
   it("rollback deletes what nothing else uses and keeps, with the reason, what is shared or still running", async () => {

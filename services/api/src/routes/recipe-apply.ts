@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import { ConflictError, parseRecipe, pipelineHash, UnreachableError, ValidationError } from "@tokenmill/domain";
+import { ConflictError, parseRecipe, pipelineHash, sha256Hex, UnreachableError, ValidationError } from "@tokenmill/domain";
 import { listInputs } from "@tokenmill/storage";
 import { errors } from "../schemas.js";
 
@@ -33,7 +33,9 @@ export const recipeApplyRoutes: FastifyPluginAsyncTypebox = async (app) => {
           {
             name: Type.String({ pattern: NAME, description: "The experiment to create." }),
             recipe: Type.Unknown({ description: "The recipe document (recipe_version 1)." }),
-            sources: Type.Array(Type.Object({ name: Type.String({ pattern: NAME }), uri: Type.String({ minLength: 1 }) }), { description: "Sources the apply will register (reused when one of that name exists)." }),
+            sources: Type.Array(Type.Object({ name: Type.String({ pattern: NAME }), uri: Type.String({ minLength: 1 }) }), {
+              description: "Sources the apply will register: reused when one of that name and URI exists; one of that name over another URI makes the answer name this one <name>.<8 hex of a hash of its URI>.",
+            }),
           },
           { additionalProperties: false },
         ),
@@ -61,10 +63,22 @@ export const recipeApplyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       const out = [];
       for (const [i, s] of sources.entries()) {
+        // A source of that name over other data (the same recipe applied from another checkout or
+        // bucket) is never reused: this one is registered as name.<8 hex of a hash of its URI>, and reused under that name next time.
         const existing = await app.prisma.source.findUnique({ where: { name: s.name } });
-        if (existing) {
+        if (existing && sameUri(existing.uri, s.uri)) {
           out.push({ name: s.name, id: existing.id, files: 0 });
           continue;
+        }
+        if (existing) {
+          const alias = `${s.name.slice(0, 119)}.${sha256Hex(canonicalUri(s.uri)).slice(0, 8)}`;
+          const taken = await app.prisma.source.findUnique({ where: { name: alias } });
+          if (taken && sameUri(taken.uri, s.uri)) {
+            out.push({ name: alias, id: taken.id, files: 0 });
+            continue;
+          }
+          if (taken) throw new ConflictError(`sources named ${s.name} and ${alias} exist over other data than ${s.uri}`);
+          s.name = alias;
         }
         const field = `body.sources[${i}].uri`;
         let scheme: string;
@@ -190,3 +204,12 @@ export const recipeApplyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 };
+
+/** A source URI as stored: an absolute path is the file:// URI of that path. */
+function canonicalUri(uri: string): string {
+  return uri.startsWith("/") ? `file://${uri}` : uri;
+}
+
+function sameUri(a: string, b: string): boolean {
+  return canonicalUri(a) === canonicalUri(b);
+}
