@@ -5,7 +5,7 @@
 #
 #   docker build -f infra/trainer.Dockerfile -t tokenmill-trainer .
 #   docker run --gpus all -v /path/to/job:/job tokenmill-trainer --spec /job/job.json
-#   (several GPUs: --entrypoint torchrun ... --nproc-per-node 8 -m tokenmill_trainer.train --spec ...)
+#   (several GPUs: --entrypoint python ... -m tokenmill_trainer.launch --nproc-per-node 8 -- --spec ...)
 #
 # The job spec is the only input (contract 5); S3 credentials, when shards live on S3, come from the
 # usual AWS_* environment, and TOKENMILL_RUN_TOKEN may carry the progress token instead of the spec.

@@ -43,13 +43,16 @@ describe("kubernetes manifests", () => {
     expect(() => new Job({ ...m.job, spec: { ...m.job.spec, template: undefined } } as never).validate()).toThrow(/template/);
   });
 
-  it("an Indexed Job with torchrun per node, fail-fast on any rank, the token only in a Secret", () => {
+  it("an Indexed Job with tokenmill_trainer.launch per node, fail-fast on any rank, the token only in a Secret", () => {
     const m = kubernetesManifests(dispatch(), spec, opts);
     const s = m.job.spec;
     expect([s.completionMode, s.completions, s.parallelism, s.backoffLimit, s.activeDeadlineSeconds]).toEqual(["Indexed", 2, 2, 0, 7200]);
     expect(s.podFailurePolicy.rules[0]).toMatchObject({ action: "FailJob", onExitCodes: { operator: "NotIn", values: [0] } });
     const c = s.template.spec.containers[0]!;
-    expect(c.command).toEqual(expect.arrayContaining(["--nnodes=2", "--nproc-per-node=8", "--node-rank=$(JOB_COMPLETION_INDEX)", `--master-addr=${m.job.metadata.name}-0.${m.job.metadata.name}`]));
+    expect(c.command).toEqual([
+      "python", "-m", "tokenmill_trainer.launch", "--nnodes=2", "--nproc-per-node=8", "--node-rank=$(JOB_COMPLETION_INDEX)",
+      `--master-addr=${m.job.metadata.name}-0.${m.job.metadata.name}`, "--master-port=29500", "--", "--spec", "/etc/tokenmill/job.json",
+    ]);
     expect(s.template.spec.subdomain).toBe(m.service.metadata.name);
     expect(c.resources).toEqual({ limits: { "nvidia.com/gpu": "8", cpu: "32", memory: "262144Mi" }, requests: { "nvidia.com/gpu": "8", cpu: "32", memory: "262144Mi" } });
     expect(c.env).toContainEqual({ name: "TOKENMILL_RUN_TOKEN", valueFrom: { secretKeyRef: { name: m.secret.metadata.name, key: "TOKENMILL_RUN_TOKEN" } } });

@@ -135,7 +135,7 @@ describe("training runs on the local backend", () => {
     const ranks = execFileSync("pgrep", ["-P", running.external_id]).toString().trim().split("\n").map(Number);
     expect(ranks.length).toBe(2);
     process.kill(ranks[1]!, "SIGKILL");
-    // The supervisor kills the surviving rank (it would wait in its next all-reduce forever).
+    // tokenmill_trainer.launch kills the surviving rank (it would wait in its next all-reduce forever).
     const deadline = Date.now() + 10_000;
     while (alive(ranks[0]!) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(alive(ranks[0]!)).toBe(false);

@@ -63,7 +63,7 @@ describe.skipIf(process.platform !== "linux")("local backend when the launcher d
     const running = await waitRun(stack, res.json().id, (r) => r.status === "running" || ended(r));
     expect(running.status, JSON.stringify(running)).toBe("running");
     const group = Number(running.external_id);
-    // The supervisor and the trainer under it.
+    // tokenmill_trainer.launch and the trainer under it.
     expect(await until(() => liveInGroup(group).length >= 2, 10_000)).toBe(true);
 
     launcher.kill("SIGKILL");

@@ -30,7 +30,7 @@ export function podSpecJson(spec: Record<string, unknown>, runId: string): strin
 }
 
 /**
- * The manifests of one attempt: an Indexed Job with one pod per node running torchrun (node rank =
+ * The manifests of one attempt: an Indexed Job with one pod per node running tokenmill_trainer.launch (node rank =
  * completion index, rendezvous on pod 0 through a headless Service), the run token as a Secret, the
  * job spec as a ConfigMap. backoffLimit 0 plus a podFailurePolicy fail the whole Job as soon as one
  * rank exits non-zero (the launcher owns retries, with separate budgets); pods evicted by a
@@ -48,11 +48,13 @@ export function kubernetesManifests(d: Dispatch, spec: Record<string, unknown>, 
     ...(r.cpus_per_node ? { cpu: String(r.cpus_per_node) } : {}),
     ...(r.memory_gb ? { memory: `${Math.ceil(r.memory_gb * 1024)}Mi` } : {}),
   };
-  const torchrun = [
-    o.python ?? "python", "-m", "torch.distributed.run",
+  // tokenmill_trainer.launch, the container's first process, starts the node's ranks; the pod's
+  // SIGTERM (preemption, drain) is passed on to them, they checkpoint and exit 0.
+  const launch = [
+    o.python ?? "python", "-m", "tokenmill_trainer.launch",
     `--nnodes=${r.nodes}`, `--nproc-per-node=${procs}`, "--node-rank=$(JOB_COMPLETION_INDEX)",
-    `--master-addr=${name}-0.${name}`, "--master-port=29500", "--max-restarts=0",
-    "-m", "tokenmill_trainer.train", "--spec", `${MOUNT_SPEC}/job.json`,
+    `--master-addr=${name}-0.${name}`, "--master-port=29500",
+    "--", "--spec", `${MOUNT_SPEC}/job.json`,
   ];
   const job = {
     apiVersion: "batch/v1",
@@ -86,7 +88,7 @@ export function kubernetesManifests(d: Dispatch, spec: Record<string, unknown>, 
             {
               name: "trainer",
               image: o.image,
-              command: torchrun,
+              command: launch,
               env: [
                 { name: "PYTHONUNBUFFERED", value: "1" },
                 ...plainEnv.map(([k, v]) => ({ name: k, value: v })),
