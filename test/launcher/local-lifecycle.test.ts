@@ -15,8 +15,9 @@ let worker: Worker;
 let runsDir: string;
 let exp: string;
 const auth = () => ({ authorization: `Bearer ${stack.admin}` });
-const launch = async (body: Record<string, unknown>) => {
-  const res = await stack.app.inject({ method: "POST", url: `/experiments/${exp}/runs`, headers: auth(), payload: body });
+/** Launches a run of an experiment (default: the file's shared one). */
+const launch = async (body: Record<string, unknown>, experimentId = exp) => {
+  const res = await stack.app.inject({ method: "POST", url: `/experiments/${experimentId}/runs`, headers: auth(), payload: body });
   expect(res.statusCode, res.body).toBe(202);
   return res.json();
 };
@@ -102,14 +103,8 @@ describe("training runs on the local backend", () => {
   it("retries after a preemption (the trainer killed from outside) and resumes to success", async () => {
     // A plan of 48 steps of 2 sequences, so the kill lands mid-run however fast the machine.
     const longExp = await experiment(stack, "lifecycle-long", 6);
-    const res = await stack.app.inject({
-      method: "POST",
-      url: `/experiments/${longExp}/runs`,
-      headers: auth(),
-      payload: { backend: "local", overrides: { ...TINY, micro_batch_size: 2, checkpoint_every_steps: 4 }, retry: { max_preemptions: 1, max_failures: 0 } },
-    });
-    expect(res.statusCode, res.body).toBe(202);
-    const running = await waitRun(stack, res.json().id, (r) => (r.status === "running" && r.progress.step >= 4) || ended(r));
+    const launched = await launch({ backend: "local", overrides: { ...TINY, micro_batch_size: 2, checkpoint_every_steps: 4 }, retry: { max_preemptions: 1, max_failures: 0 } }, longExp);
+    const running = await waitRun(stack, launched.id, (r) => (r.status === "running" && r.progress.step >= 4) || ended(r));
     expect(running.status).toBe("running");
     process.kill(-Number(running.external_id), "SIGKILL");
     const run = await waitRun(stack, running.id, ended);
@@ -122,15 +117,12 @@ describe("training runs on the local backend", () => {
   it("two local ranks train data-parallel; when one is killed the other is stopped at once and the run resumes", { timeout: 180_000 }, async () => {
     // Its own experiment with a longer plan (48 steps of 2 sequences), so the kill lands mid-run.
     const ranksExp = await experiment(stack, "local-ranks", 6);
-    const res = await stack.app.inject({
-      method: "POST",
-      url: `/experiments/${ranksExp}/runs`,
-      headers: auth(),
-      payload: { backend: "local", resources: { nodes: 1, gpus_per_node: 0, procs_per_node: 2 }, retry: { max_preemptions: 1, max_failures: 0 }, overrides: { ...TINY, micro_batch_size: 1, checkpoint_every_steps: 4 } },
-    });
-    expect(res.statusCode, res.body).toBe(202);
+    const launched = await launch(
+      { backend: "local", resources: { nodes: 1, gpus_per_node: 0, procs_per_node: 2 }, retry: { max_preemptions: 1, max_failures: 0 }, overrides: { ...TINY, micro_batch_size: 1, checkpoint_every_steps: 4 } },
+      ranksExp,
+    );
     // Step 6 is reported after the step-4 checkpoint was written by both ranks.
-    const running = await waitRun(stack, res.json().id, (r) => (r.status === "running" && r.progress.step >= 6) || ended(r));
+    const running = await waitRun(stack, launched.id, (r) => (r.status === "running" && r.progress.step >= 6) || ended(r));
     expect(running.status, JSON.stringify(running)).toBe("running");
     const ranks = execFileSync("pgrep", ["-P", running.external_id]).toString().trim().split("\n").map(Number);
     expect(ranks.length).toBe(2);

@@ -30,8 +30,9 @@ let worker: Worker;
 let runsDir: string;
 let exp: string;
 const auth = () => ({ authorization: `Bearer ${stack.admin}` });
-const launch = async (body: Record<string, unknown>) => {
-  const res = await stack.app.inject({ method: "POST", url: `/experiments/${exp}/runs`, headers: auth(), payload: { backend: "slurm", ...body } });
+/** Launches a run of an experiment (default: the file's shared one). */
+const launch = async (body: Record<string, unknown>, experimentId = exp) => {
+  const res = await stack.app.inject({ method: "POST", url: `/experiments/${experimentId}/runs`, headers: auth(), payload: { backend: "slurm", ...body } });
   expect(res.statusCode, res.body).toBe(202);
   return res.json();
 };
@@ -92,14 +93,7 @@ describe.skipIf(slurmError !== "")("training runs on a real single-node Slurm", 
   it("a job Slurm requeues (preemption) resumes from its checkpoint and counts against the preemption budget", async () => {
     // A plan of 48 steps of 2 sequences, so the requeue lands mid-run however fast the machine.
     const longExp = await experiment(stack, "slurm-long", 6);
-    const res = await stack.app.inject({
-      method: "POST",
-      url: `/experiments/${longExp}/runs`,
-      headers: auth(),
-      payload: { backend: "slurm", overrides: { ...TINY, micro_batch_size: 2, checkpoint_every_steps: 4 }, retry: { max_preemptions: 1, max_failures: 0 } },
-    });
-    expect(res.statusCode, res.body).toBe(202);
-    const queued = res.json();
+    const queued = await launch({ overrides: { ...TINY, micro_batch_size: 2, checkpoint_every_steps: 4 }, retry: { max_preemptions: 1, max_failures: 0 } }, longExp);
     const running = await waitRun(stack, queued.id, (r) => (r.status === "running" && r.progress.step >= 4) || ended(r));
     expect(running.status).toBe("running");
     const id = running.external_id;
@@ -120,19 +114,15 @@ describe.skipIf(slurmError !== "")("training runs on a real single-node Slurm", 
   it("two ranks started by srun: Slurm's SIGTERM reaches both, they checkpoint at one step and exit 0, the next attempt resumes there", { timeout: 300_000 }, async () => {
     // A plan long enough (80 steps) that the signal, sent once progress is reported, lands mid-run.
     const ranksExp = await experiment(stack, "slurm-ranks", 10);
-    const res = await stack.app.inject({
-      method: "POST",
-      url: `/experiments/${ranksExp}/runs`,
-      headers: auth(),
-      payload: {
-        backend: "slurm",
+    const launched = await launch(
+      {
         resources: { nodes: 1, gpus_per_node: 0, procs_per_node: 2, cpus_per_node: 2 },
         retry: { max_preemptions: 1, max_failures: 0 },
         overrides: { ...TINY, micro_batch_size: 1, checkpoint_every_steps: 100_000, progress_every_steps: 2 },
       },
-    });
-    expect(res.statusCode, res.body).toBe(202);
-    const running = await waitRun(stack, res.json().id, (r) => (r.status === "running" && r.progress.step >= 2) || ended(r));
+      ranksExp,
+    );
+    const running = await waitRun(stack, launched.id, (r) => (r.status === "running" && r.progress.step >= 2) || ended(r));
     expect(running.status, JSON.stringify(running)).toBe("running");
     const job = running.external_id as string;
     // What Slurm does at --signal's lead time or on preemption with a grace period: SIGTERM to every task of the job's steps.
