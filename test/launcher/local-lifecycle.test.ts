@@ -151,6 +151,10 @@ describe("training runs on the local backend", () => {
       return [res.statusCode, res.json().message];
     };
     expect(await bad({ nodes: 2, gpus_per_node: 0 })).toEqual([400, "body.resources.nodes: the local backend runs on the API's machine only: nodes must be 1, got 2"]);
+    expect(await bad({ nodes: 1, gpus_per_node: 0, time_limit_s: 3600 })).toEqual([
+      400,
+      "body.resources.time_limit_s: the local backend has no time limit (slurm and kubernetes do); leave it out, or cap the run with overrides.max_steps",
+    ]);
     expect(await bad({ nodes: 1, gpus_per_node: 8, procs_per_node: 2 }, "slurm")).toEqual([
       400,
       "body.resources.procs_per_node: with GPUs the trainer runs one process per GPU: procs_per_node must be 8 or absent, got 2",

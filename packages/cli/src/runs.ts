@@ -77,7 +77,7 @@ export function registerRunCommands(program: Command, client: Ctx, json: Json): 
     .option("--nodes <n>", "nodes", "1")
     .option("--gpus <n>", "GPUs per node (0: CPU)", "0")
     .option("--procs <n>", "trainer processes per node (default: one per GPU; on CPU 1, several train data-parallel)")
-    .option("--time-limit <s>", "wall-clock limit in seconds")
+    .option("--time-limit <s>", "wall-clock limit of each attempt in seconds (slurm, kubernetes); the trainer checkpoints before it")
     .option("--max-preemptions <n>", "re-dispatches after preemption or node loss", "3")
     .option("--max-failures <n>", "re-dispatches after the trainer failed", "0")
     .option("--model <recipe>", "trainer model recipe instead of the recipe's model (tiny, micro, mobilellm-r1-140m, ...)")

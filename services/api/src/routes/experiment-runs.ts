@@ -14,7 +14,7 @@ const Resources = Type.Object(
     ),
     cpus_per_node: Type.Optional(Type.Integer({ minimum: 1 })),
     memory_gb: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-    time_limit_s: Type.Optional(Type.Integer({ minimum: 60, description: "Wall-clock limit; the trainer is signalled to checkpoint before it." })),
+    time_limit_s: Type.Optional(Type.Integer({ minimum: 60, description: "Wall-clock limit of each attempt (slurm, kubernetes); the trainer is signalled to checkpoint before it." })),
   },
   { additionalProperties: false },
 );
@@ -82,6 +82,9 @@ export const experimentRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       if ((req.body.backend ?? "local") === "local" && resources.nodes !== 1) {
         throw new ValidationError(`the local backend runs on the API's machine only: nodes must be 1, got ${resources.nodes}`, "body.resources.nodes");
+      }
+      if ((req.body.backend ?? "local") === "local" && resources.time_limit_s !== undefined) {
+        throw new ValidationError("the local backend has no time limit (slurm and kubernetes do); leave it out, or cap the run with overrides.max_steps", "body.resources.time_limit_s");
       }
       const retry = { max_preemptions: 3, max_failures: 0, ...req.body.retry };
       const run = await app.prisma.$transaction(async (tx) => {
