@@ -184,6 +184,15 @@ def test_fsdp2_trains_the_ddp_curve_and_its_full_checkpoint_resumes_in_one_proce
     assert rest["losses"] == pytest.approx(losses(fsdp_dir)[2:], rel=LOSS_RTOL, abs=0)
     assert rest["tokens_consumed"] == events(fsdp_dir, "done")[0]["tokens_consumed"]
 
+    # Back into two FSDP2 ranks: only rank 0 reads the checkpoint and broadcasts it, each rank keeps
+    # its shard; the continuation is the uninterrupted run's.
+    spec = resume_from(step2, spec_for(datasets, plan, tmp_path / "fsdp-again", grad_accum=1, parallel="fsdp"))
+    again = torchrun(spec, tmp_path / "fsdp-again")
+    (resume,) = events(again, "resume")
+    assert (resume["step"], resume["position"]) == (2, 4)
+    assert losses(again) == losses(fsdp_dir)[2:]
+    assert events(again, "done")[0]["tokens_consumed"] == events(fsdp_dir, "done")[0]["tokens_consumed"]
+
 
 def worker_pid(torchrun_pid: int, local_rank: int) -> int:
     for status in Path("/proc").glob("[0-9]*/status"):

@@ -76,11 +76,20 @@ def _state_dicts(model, optimizer, distributed: bool):
     return get_state_dict(model, optimizer, options=opts)
 
 
-def _load_state_dicts(model, optimizer, model_sd, optim_sd) -> None:
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
+def _load_state_dicts(model, optimizer, model_sd, optim_sd, from_rank0: bool) -> None:
+    """Loads full state dicts into the (wrapped or sharded) model and its optimizer.
 
-    set_state_dict(model, optimizer, model_state_dict=model_sd, optim_state_dict=optim_sd,
-                   options=StateDictOptions(full_state_dict=True))
+    from_rank0: only rank 0 read the checkpoint (the others pass empty dicts); it broadcasts every
+    tensor and each rank keeps what it holds (its shard under FSDP2), so N ranks of a node do not
+    each read and hold the whole checkpoint (about 11 GB of host memory per rank for the 950M model).
+    Two calls, not set_state_dict: that one takes an empty model dict for "optimizer only" and would
+    skip the model's broadcast on the ranks that are not 0.
+    """
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict, set_optimizer_state_dict
+
+    opts = StateDictOptions(full_state_dict=True, broadcast_from_rank0=from_rank0)
+    set_model_state_dict(model, model_sd, options=opts)
+    set_optimizer_state_dict(model, optimizer, optim_sd, options=opts)
 
 
 def train(spec: JobSpec, stream=None) -> dict[str, Any]:
@@ -141,7 +150,14 @@ def train(spec: JobSpec, stream=None) -> dict[str, Any]:
     if found:
         saved = ckpt.read_state(found[-1])
         ckpt.check_identity(saved["identity"], ident, found[-1])
-        model_sd, optim_sd, state = ckpt.load(found[-1])
+        if rank == 0:
+            model_sd, optim_sd, state = ckpt.load(found[-1])
+        else:  # rank 0 sends the tensors (_load_state_dicts) and its random state
+            model_sd, optim_sd, state = {}, {}, saved
+        if world > 1:
+            box = [ckpt.rng_state() if rank == 0 else None]
+            dist.broadcast_object_list(box, src=0)
+            ckpt.set_rng_state(box[0])
         loaded = (model_sd, optim_sd)
         logger.log("resume", checkpoint=str(found[-1]), step=state["step"], position=state["position"])
 
@@ -150,7 +166,7 @@ def train(spec: JobSpec, stream=None) -> dict[str, Any]:
         warnings.warn(f"runtime.parallel {parallel!r} ignored: one process (start several with torchrun)",
                       stacklevel=2)
         parallel = "none"
-    if loaded:
+    if loaded and world == 1:
         model.load_state_dict(loaded[0])
     if parallel == "fsdp":
         from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
@@ -166,7 +182,7 @@ def train(spec: JobSpec, stream=None) -> dict[str, Any]:
         train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None)
     optimizer = build_optimizer(model, spec, device)
     if loaded:
-        _load_state_dicts(model, optimizer, loaded[0], loaded[1])
+        _load_state_dicts(model, optimizer, loaded[0], loaded[1], from_rank0=world > 1)
 
     # -- progress -----------------------------------------------------------------------------------
     reporter = None
