@@ -6,7 +6,7 @@ import { Job } from "kubernetes-models/batch/v1/Job";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
-import { KubeConfig, KubernetesBackend, kubernetesManifests, type Dispatch } from "@tokenmill/launcher";
+import { KubeConfig, KubernetesBackend, kubernetesManifests, sbatchScript, type Dispatch } from "@tokenmill/launcher";
 
 /**
  * The Kubernetes backend without a cluster: the generated manifests are validated against the
@@ -60,6 +60,27 @@ describe("kubernetes manifests", () => {
     expect(m.secret.stringData.TOKENMILL_RUN_TOKEN).toBe("tm_secret_value");
     const podSpec = JSON.parse(m.configMap.data["job.json"]);
     expect(podSpec.checkpoint.dir).toBe(`/ckpt/${dispatch().runId}/checkpoints`);
+  });
+});
+
+describe("the checkpoint lead of a run (resources.signal_lead_s)", () => {
+  const base = dispatch().resources;
+  it("is a pod's grace between SIGTERM and SIGKILL on Kubernetes (120 s unless given)", () => {
+    const grace = (r: Dispatch["resources"]) => kubernetesManifests(dispatch({ resources: r }), spec, opts).job.spec.template.spec.terminationGracePeriodSeconds;
+    expect(grace(base)).toBe(120);
+    expect(grace({ ...base, signal_lead_s: 900 })).toBe(900);
+  });
+
+  it("is Slurm's --signal lead before the time limit (the backend's unless given, at most half the limit)", () => {
+    const script = (r: Dispatch["resources"], backendLead?: number) =>
+      sbatchScript(dispatch({ resources: r }), { python: "/venv/bin/python", ...(backendLead ? { signalBeforeLimitS: backendLead } : {}) });
+    expect(script(base)).toContain("#SBATCH --time=120\n#SBATCH --signal=TERM@120\n");
+    expect(script(base, 300)).toContain("#SBATCH --signal=TERM@300\n");
+    expect(script({ ...base, signal_lead_s: 900 }, 300)).toContain("#SBATCH --signal=TERM@900\n");
+    expect(script({ ...base, time_limit_s: 600, signal_lead_s: 900 })).toContain("#SBATCH --time=10\n#SBATCH --signal=TERM@300\n");
+    expect(script({ ...base, time_limit_s: undefined, signal_lead_s: 900 })).not.toContain("--signal");
+    // Two nodes of 8 GPUs: 16 tasks that Slurm starts itself, with their ranks from Slurm.
+    expect(script(base)).toContain("#SBATCH --nodes=2\n#SBATCH --ntasks-per-node=8\n#SBATCH --gpus-per-node=8\n#SBATCH --cpus-per-task=4\n");
   });
 });
 

@@ -78,6 +78,7 @@ export function registerRunCommands(program: Command, client: Ctx, json: Json): 
     .option("--gpus <n>", "GPUs per node (0: CPU)", "0")
     .option("--procs <n>", "trainer processes per node (default: one per GPU; on CPU 1, several train data-parallel)")
     .option("--time-limit <s>", "wall-clock limit of each attempt in seconds (slurm, kubernetes); the trainer checkpoints before it")
+    .option("--signal-lead <s>", "seconds the trainer gets to checkpoint when it must stop (default: the backend's)")
     .option("--max-preemptions <n>", "re-dispatches after preemption or node loss", "3")
     .option("--max-failures <n>", "re-dispatches after the trainer failed", "0")
     .option("--model <recipe>", "trainer model recipe instead of the recipe's model (tiny, micro, mobilellm-r1-140m, ...)")
@@ -91,6 +92,7 @@ export function registerRunCommands(program: Command, client: Ctx, json: Json): 
         gpus_per_node: Number(o.gpus),
         ...(o.procs ? { procs_per_node: Number(o.procs) } : {}),
         ...(o.timeLimit ? { time_limit_s: Number(o.timeLimit) } : {}),
+        ...(o.signalLead ? { signal_lead_s: Number(o.signalLead) } : {}),
       };
       const run = await client().post(`/experiments/${experiment}/runs`, {
         ...(o.stage ? { stage: o.stage } : {}),

@@ -15,6 +15,12 @@ const Resources = Type.Object(
     cpus_per_node: Type.Optional(Type.Integer({ minimum: 1 })),
     memory_gb: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     time_limit_s: Type.Optional(Type.Integer({ minimum: 60, description: "Wall-clock limit of each attempt (slurm, kubernetes); the trainer is signalled to checkpoint before it." })),
+    signal_lead_s: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description: "Seconds the trainer gets to checkpoint when it must stop (slurm: signalled this long before time_limit_s, at most half of it; kubernetes: a pod's grace between SIGTERM and SIGKILL; local: from SIGTERM to SIGKILL on a cancel or when the launcher dies). Default: the backend's (slurm and kubernetes 120, local CANCEL_GRACE_MS).",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

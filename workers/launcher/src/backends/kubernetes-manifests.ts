@@ -83,7 +83,7 @@ export function kubernetesManifests(d: Dispatch, spec: Record<string, unknown>, 
           ...(o.tolerations ? { tolerations: o.tolerations } : {}),
           ...(o.priorityClassName ? { priorityClassName: o.priorityClassName } : {}),
           // SIGTERM → the trainer checkpoints; give it time before SIGKILL.
-          terminationGracePeriodSeconds: 120,
+          terminationGracePeriodSeconds: r.signal_lead_s ?? 120,
           containers: [
             {
               name: "trainer",

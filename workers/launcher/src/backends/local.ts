@@ -5,7 +5,7 @@ import { procsPerNode, type Backend, type Dispatch, type JobState } from "./type
 export interface LocalBackendOptions {
   /** Python with tokenmill_trainer importable. */
   python: string;
-  /** Grace between SIGTERM (the trainer checkpoints and exits) and SIGKILL, on cancel and when this launcher dies. */
+  /** Grace between SIGTERM (the trainer checkpoints and exits) and SIGKILL, on cancel and when this launcher dies (a run's resources.signal_lead_s overrides it). */
   cancelGraceMs: number;
   /** Working directory of the trainer process (default: the launcher's). */
   cwd?: string;
@@ -13,6 +13,8 @@ export interface LocalBackendOptions {
 
 interface Proc {
   child: ChildProcess;
+  /** From SIGTERM to SIGKILL on a cancel: the run's signal_lead_s, else the backend's cancelGraceMs. */
+  graceMs: number;
   exit?: { code: number | null; signal: NodeJS.Signals | null };
   exited: Promise<void>;
   cancelled: boolean;
@@ -39,7 +41,8 @@ export class LocalBackend implements Backend {
       // write end of the launch's stdin, which the kernel closes however this process ends (kill -9
       // included); without that, a trainer outlived a killed launcher and kept training a run the
       // watchdog then failed as lost.
-      const args = ["-m", "tokenmill_trainer.launch", "--nproc-per-node", String(procs), "--watch-stdin", "--grace", String(this.opts.cancelGraceMs / 1000), "--", "--spec", d.specPath];
+      const graceMs = d.resources.signal_lead_s !== undefined ? d.resources.signal_lead_s * 1000 : this.opts.cancelGraceMs;
+      const args = ["-m", "tokenmill_trainer.launch", "--nproc-per-node", String(procs), "--watch-stdin", "--grace", String(graceMs / 1000), "--", "--spec", d.specPath];
       const child = spawn(this.opts.python, args, {
         cwd: this.opts.cwd,
         env: { ...process.env, ...d.env, PYTHONUNBUFFERED: "1", ...(d.resources.gpus_per_node === 0 ? { CUDA_VISIBLE_DEVICES: "" } : {}) },
@@ -54,6 +57,7 @@ export class LocalBackend implements Backend {
       });
       const proc: Proc = {
         child,
+        graceMs,
         cancelled: false,
         exited: new Promise((r) =>
           child.once("exit", (code, signal) => {
@@ -93,7 +97,7 @@ export class LocalBackend implements Backend {
       }
     };
     group("SIGTERM");
-    const timer = setTimeout(() => group("SIGKILL"), this.opts.cancelGraceMs);
+    const timer = setTimeout(() => group("SIGKILL"), p.graceMs);
     await p.exited;
     clearTimeout(timer);
     group("SIGKILL"); // anything the trainer left behind in its group

@@ -54,7 +54,7 @@ export function sbatchScript(d: Dispatch, o: SlurmBackendOptions): string {
     ...(r.gpus_per_node > 0 ? [`#SBATCH --gpus-per-node=${r.gpus_per_node}`] : []),
     ...(cpusPerTask ? [`#SBATCH --cpus-per-task=${cpusPerTask}`] : []),
     ...(r.memory_gb ? [`#SBATCH --mem=${Math.ceil(r.memory_gb * 1024)}M`] : []),
-    ...(r.time_limit_s ? timeLimit(r.time_limit_s, o.signalBeforeLimitS ?? 120) : []),
+    ...(r.time_limit_s ? timeLimit(r.time_limit_s, r.signal_lead_s ?? o.signalBeforeLimitS ?? 120) : []),
     ...(o.partition ? [`#SBATCH --partition=${o.partition}`] : []),
     ...(o.account ? [`#SBATCH --account=${o.account}`] : []),
     "#SBATCH --requeue",

@@ -21,6 +21,12 @@ export interface Resources {
   cpus_per_node?: number;
   memory_gb?: number;
   time_limit_s?: number;
+  /**
+   * Seconds the trainer gets to checkpoint when it must stop: Slurm signals it this long before
+   * time_limit_s, Kubernetes waits this long between a pod's SIGTERM and SIGKILL (default: the
+   * backend's, 120). Size it to one step plus writing a checkpoint.
+   */
+  signal_lead_s?: number;
 }
 
 /** Trainer processes per node: procs_per_node, else one per GPU, else one. */
