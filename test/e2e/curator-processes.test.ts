@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { gunzipSync } from "node:zlib";
+import { sampleFiles } from "../support/samples.js";
 import { startStack, waitForRun, type Stack } from "../support/stack.js";
 
 // The curator's entry with PROCESSES=2 (a supervisor and two forked worker processes) on real
@@ -14,7 +14,6 @@ import { startStack, waitForRun, type Stack } from "../support/stack.js";
 // loaded 2-core machine), one file each, so the run has 4 tasks to share.
 const ROOT = resolve(import.meta.dirname, "../..");
 const MAIN = join(ROOT, "workers/curator/src/main.ts");
-const SAMPLES = join(ROOT, "data/samples");
 const pipeline = { version: 1, name: "procs", steps: [{ step: "normalize" }, { step: "length", min_chars: 20 }, { step: "tokenize" }] };
 
 interface Curator {
@@ -65,9 +64,8 @@ let dir: string;
 beforeAll(async () => {
   [multi, single] = await Promise.all([startStack({ store: "file" }), startStack({ store: "file" })]);
   dir = await mkdtemp(join(tmpdir(), "tokenmill-procs-"));
-  for (const f of (await readdir(SAMPLES)).filter((f) => f.endsWith(".jsonl.gz"))) {
-    const lines = gunzipSync(await readFile(join(SAMPLES, f))).toString("utf8").split("\n").filter((l) => l.trim());
-    await writeFile(join(dir, f.replace(/\.gz$/, "")), `${lines.slice(0, 25).join("\n")}\n`);
+  for (const { name, lines } of await sampleFiles()) {
+    await writeFile(join(dir, name.replace(/\.gz$/, "")), `${lines.slice(0, 25).join("\n")}\n`);
   }
 });
 afterAll(async () => {

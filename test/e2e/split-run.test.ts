@@ -1,17 +1,16 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { promisify } from "node:util";
-import { gunzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { tableFromIPC } from "apache-arrow";
 import { parseInputPart, parsePipeline } from "@tokenmill/domain";
 import { curateLocal } from "@tokenmill/curation";
+import { sampleLines } from "../support/samples.js";
 import { startStack, waitForRun, type Stack } from "../support/stack.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const SAMPLES = join(ROOT, "data/samples");
 const MATH = join(ROOT, "test/fixtures/data/math/math_test_5000.jsonl.gz");
 const steps = [{ step: "normalize" }, { step: "length", min_words: 10 }, { step: "pii" }, { step: "tokenize" }];
 // 500 kB parts: the 4 MB JSONL becomes 8 or 9 byte-range tasks, the Parquet file a few row-group runs.
@@ -25,10 +24,7 @@ let child: ChildProcess | undefined;
 beforeAll(async () => {
   stack = await startStack({ store: "file" });
   dir = await mkdtemp(join(tmpdir(), "tokenmill-split-"));
-  const lines: string[] = [];
-  for (const f of (await readdir(SAMPLES)).filter((f) => f.endsWith(".jsonl.gz")).sort()) {
-    lines.push(...gunzipSync(await readFile(join(SAMPLES, f))).toString("utf8").split("\n").filter((l) => l.trim()));
-  }
+  const lines = await sampleLines();
   const big: string[] = [];
   for (let copy = 0; big.join("\n").length < 4e6; copy++) {
     for (const l of lines) big.push(big.length % 97 === 5 ? "{not json" : JSON.stringify({ ...JSON.parse(l), id: `copy${copy}-${big.length}` }));

@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { gunzipSync } from "node:zlib";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parsePipeline } from "@tokenmill/domain";
 import { curateLocal } from "@tokenmill/curation";
+import { sampleLines } from "../support/samples.js";
 import { startStack, waitForRun, type Stack } from "../support/stack.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const SAMPLES = join(ROOT, "data/samples");
 const pipeline = { version: 1, name: "crash", steps: [{ step: "normalize" }, { step: "length", min_chars: 20 }, { step: "tokenize" }] };
 
 let stack: Stack;
@@ -21,10 +20,7 @@ beforeAll(async () => {
   // One large input (the samples repeated) so the task is still running when its worker is killed,
   // plus a small one that must not be processed twice.
   dir = await mkdtemp(join(tmpdir(), "tokenmill-crash-"));
-  const lines: string[] = [];
-  for (const f of (await readdir(SAMPLES)).filter((f) => f.endsWith(".jsonl.gz")).sort()) {
-    lines.push(...gunzipSync(await readFile(join(SAMPLES, f))).toString("utf8").split("\n").filter((l) => l.trim()));
-  }
+  const lines = await sampleLines();
   // About 32 MB: several seconds of work even for a fast worker, so the kill lands inside the task.
   const big: string[] = [];
   let size = 0;
