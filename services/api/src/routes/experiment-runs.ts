@@ -82,14 +82,15 @@ export const experimentRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const em = e.mixtures.find((m) => m.stage === stage);
       if (!em) throw new ValidationError(`no stage ${JSON.stringify(stage)} (stages: ${e.mixtures.map((m) => m.stage).join(", ")})`, "body.stage");
       const plan = em.mixture.plan as unknown as MixturePlan;
+      const backend = req.body.backend ?? "local";
       const resources = { nodes: 1, gpus_per_node: 0, ...req.body.resources };
       if (resources.gpus_per_node > 0 && resources.procs_per_node !== undefined && resources.procs_per_node !== resources.gpus_per_node) {
         throw new ValidationError(`with GPUs the trainer runs one process per GPU: procs_per_node must be ${resources.gpus_per_node} or absent, got ${resources.procs_per_node}`, "body.resources.procs_per_node");
       }
-      if ((req.body.backend ?? "local") === "local" && resources.nodes !== 1) {
+      if (backend === "local" && resources.nodes !== 1) {
         throw new ValidationError(`the local backend runs on the API's machine only: nodes must be 1, got ${resources.nodes}`, "body.resources.nodes");
       }
-      if ((req.body.backend ?? "local") === "local" && resources.time_limit_s !== undefined) {
+      if (backend === "local" && resources.time_limit_s !== undefined) {
         throw new ValidationError("the local backend has no time limit (slurm and kubernetes do); leave it out, or cap the run with overrides.max_steps", "body.resources.time_limit_s");
       }
       const retry = { max_preemptions: 3, max_failures: 0, ...req.body.retry };
@@ -106,7 +107,7 @@ export const experimentRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
             stage: em.stage,
             mixtureId: em.mixtureId,
             planFingerprint: plan.fingerprint,
-            backend: req.body.backend ?? "local",
+            backend,
             resources,
             retry,
             overrides: (req.body.overrides ?? {}) as object,
