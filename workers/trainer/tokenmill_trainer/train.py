@@ -157,17 +157,16 @@ def train(spec: JobSpec, stream=None) -> dict[str, Any]:
         if world > 1:
             box = [ckpt.rng_state() if rank == 0 else None]
             dist.broadcast_object_list(box, src=0)
-            ckpt.set_rng_state(box[0])
+            if rank != 0:
+                ckpt.set_rng_state(box[0])
         loaded = (model_sd, optim_sd)
         logger.log("resume", checkpoint=str(found[-1]), step=state["step"], position=state["position"])
 
     parallel = rt.parallel if rt.parallel != "auto" else ("ddp" if world > 1 else "none")
     if parallel != "none" and world == 1:
-        warnings.warn(f"runtime.parallel {parallel!r} ignored: one process (start several with torchrun)",
+        warnings.warn(f"runtime.parallel {parallel!r} ignored: one process (start several with tokenmill_trainer.launch)",
                       stacklevel=2)
         parallel = "none"
-    if loaded and world == 1:
-        model.load_state_dict(loaded[0])
     if parallel == "fsdp":
         from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
