@@ -1,7 +1,18 @@
 import { findDuplicates, fmt, type Verdict } from "./gopher.js";
-import { cpLen, countOf, pyStrip } from "./text.js";
+import { countOf, cpLen, pyStrip, TERMINAL_PUNCTUATION } from "./text.js";
+
+/**
+ * Which datatrove FineWebQualityFilter to reproduce:
+ * - `datatrove-0.10`: the current release (code unchanged since FineWeb-2, December 2024). Blank
+ *   lines are dropped before every ratio, a line "ends in punctuation" if its last character is in
+ *   TERMINAL_PUNCTUATION, and a document is dropped only strictly below/above a threshold.
+ * - `fineweb-2024`: the code FineWeb itself was filtered with (June 2024): blank lines count, stop
+ *   characters are `. ' " ! ?`, and the thresholds themselves drop (`≤`/`≥`).
+ */
+export type FineWebDefinition = "datatrove-0.10" | "fineweb-2024";
 
 export interface FineWebParams {
+  definition: FineWebDefinition;
   line_punct_thr: number;
   line_punct_exclude_zero: boolean;
   short_line_thr: number;
@@ -10,33 +21,55 @@ export interface FineWebParams {
   new_line_ratio: number;
 }
 
-const STOP_CHARS = [".", "'", '"', "!", "?"];
+const STOP_CHARS_2024 = new Set([".", "'", '"', "!", "?"]);
 
-/** datatrove FineWebQualityFilter.filter, rule for rule. Lines are `text.split("\n")`. */
+/** The last code point of `s` (a surrogate pair counts as one, as Python's `str.endswith` sees it). */
+function lastChar(s: string): string {
+  const n = s.length;
+  if (n >= 2) {
+    const hi = s.charCodeAt(n - 2);
+    const lo = s.charCodeAt(n - 1);
+    if (hi >= 0xd800 && hi <= 0xdbff && lo >= 0xdc00 && lo <= 0xdfff) return s.slice(n - 2);
+  }
+  return s.slice(n - 1);
+}
+
+/** datatrove FineWebQualityFilter.filter, rule for rule, in the chosen definition. Lines are `text.split("\n")`. */
 export function fineWebQuality(text: string, words: () => string[], p: FineWebParams): Verdict {
-  const lines = text.split("\n");
+  const strict = p.definition !== "fineweb-2024";
+  const stops = strict ? TERMINAL_PUNCTUATION : STOP_CHARS_2024;
+  // Python's `a < t` / `a > t` (current) or `a <= t` / `a >= t` (2024): the threshold itself drops only in 2024.
+  const below = (r: number, t: number) => (strict ? r < t : r <= t);
+  const above = (r: number, t: number) => (strict ? r > t : r >= t);
+  const le = strict ? "<" : "≤";
+  const ge = strict ? ">" : "≥";
+
+  const all = text.split("\n");
+  const nonEmpty = all.filter((l) => pyStrip(l) !== "");
+  const lines = strict ? nonEmpty : all;
+  // Only the current definition can see no line at all; 2024's split always yields one.
+  if (lines.length === 0) return ["empty", "no non-blank line"];
   let punct = 0;
   let short = 0;
   for (const l of lines) {
-    if (STOP_CHARS.some((c) => l.endsWith(c))) punct++;
-    if (l.length <= p.short_line_length || cpLen(l) <= p.short_line_length) short++;
+    if (l !== "" && stops.has(lastChar(l))) punct++;
+    if (cpLen(l) <= p.short_line_length) short++;
   }
   let ratio = punct / lines.length;
-  if (ratio <= p.line_punct_thr && !(ratio === 0 && p.line_punct_exclude_zero)) {
-    return ["line_punct_ratio", `lines ending in punctuation ${punct}/${lines.length} = ${fmt(ratio)} ≤ ${p.line_punct_thr}`];
+  if (below(ratio, p.line_punct_thr) && !(ratio === 0 && p.line_punct_exclude_zero)) {
+    return ["line_punct_ratio", `lines ending in punctuation ${punct}/${lines.length} = ${fmt(ratio)} ${le} ${p.line_punct_thr}`];
   }
   ratio = short / lines.length;
-  if (ratio >= p.short_line_thr) {
-    return ["short_line_ratio", `lines of ≤ ${p.short_line_length} chars ${short}/${lines.length} = ${fmt(ratio)} ≥ ${p.short_line_thr}`];
+  if (above(ratio, p.short_line_thr)) {
+    return ["short_line_ratio", `lines of ≤ ${p.short_line_length} chars ${short}/${lines.length} = ${fmt(ratio)} ${ge} ${p.short_line_thr}`];
   }
-  const nonEmpty = lines.filter((l) => pyStrip(l) !== "");
   const newlines = countOf(text, "\n");
   const chars = cpLen(text) - newlines;
   if (chars === 0) return ["empty", "only newlines (datatrove divides by the non-newline length)"];
   const dupChars = findDuplicates(nonEmpty)[1];
   ratio = dupChars / chars;
-  if (ratio >= p.char_duplicates_ratio) {
-    return ["char_dup_ratio", `chars in duplicated lines ${dupChars}/${chars} = ${fmt(ratio)} ≥ ${p.char_duplicates_ratio}`];
+  if (above(ratio, p.char_duplicates_ratio)) {
+    return ["char_dup_ratio", `chars in duplicated lines ${dupChars}/${chars} = ${fmt(ratio)} ${ge} ${p.char_duplicates_ratio}`];
   }
   const nWords = words().length;
   if (nWords === 0) return ["empty", "no words (datatrove divides by the word count)"];

@@ -116,6 +116,11 @@ export interface GopherQualityParams {
   max_non_alpha_words_ratio: number;
   min_stop_words: number;
   stop_words: ReadonlySet<string>;
+  /**
+   * `datatrove-0.10` counts distinct stop words (`len(stop_words & set(words))`, datatrove since
+   * January 2025); `fineweb-2024` counts stop-word tokens, as the code FineWeb was built with.
+   */
+  definition: "datatrove-0.10" | "fineweb-2024";
 }
 
 /** datatrove GopherQualityFilter.filter, rule for rule (0 disables a rule, as Python's falsy None/0). */
@@ -125,13 +130,17 @@ export function gopherQuality(text: string, words: string[], p: GopherQualityPar
   let nonSymbolChars = 0;
   let alphaWords = 0;
   let stopWords = 0;
+  const distinctStops = new Set<string>();
   for (const w of words) {
     if (hasNonPunct(w)) {
       nNonSymbol++;
       nonSymbolChars += cpLen(w);
     }
     if (hasAlpha(w)) alphaWords++;
-    if (p.stop_words.has(w)) stopWords++;
+    if (p.stop_words.has(w)) {
+      stopWords++;
+      distinctStops.add(w);
+    }
   }
   if (p.min_doc_words && nNonSymbol < p.min_doc_words) return ["short_doc", `${nNonSymbol} non-symbol words < ${p.min_doc_words}`];
   if (p.max_doc_words && nNonSymbol > p.max_doc_words) return ["long_doc", `${nNonSymbol} non-symbol words > ${p.max_doc_words}`];
@@ -172,6 +181,10 @@ export function gopherQuality(text: string, words: string[], p: GopherQualityPar
   if (p.max_non_alpha_words_ratio && alphaWords / nWords < p.max_non_alpha_words_ratio) {
     return ["below_alpha_threshold", `words with a letter ${alphaWords}/${nWords} = ${fmt(alphaWords / nWords)} < ${p.max_non_alpha_words_ratio}`];
   }
-  if (p.min_stop_words && stopWords < p.min_stop_words) return ["too_few_stop_words", `${stopWords} stop words < ${p.min_stop_words}`];
+  if (p.definition === "fineweb-2024") {
+    if (p.min_stop_words && stopWords < p.min_stop_words) return ["too_few_stop_words", `${stopWords} stop words < ${p.min_stop_words}`];
+  } else if (p.min_stop_words && distinctStops.size < p.min_stop_words) {
+    return ["too_few_stop_words", `${distinctStops.size} distinct stop words < ${p.min_stop_words}`];
+  }
   return null;
 }

@@ -3,7 +3,7 @@ import { docWords } from "../filters/doc-words.js";
 import { gopherQuality, type GopherQualityParams } from "../filters/gopher.js";
 import { filterBatch, type Step } from "./step.js";
 
-/** datatrove's GopherQualityFilter (`gopher_quality:<rule>`). */
+/** datatrove's GopherQualityFilter (`gopher_quality:<rule>`), as of the release named by `definition`. */
 export function createGopherQualityStep(config: StepConfig): Step {
   const c = config as unknown as Record<string, number>;
   const p: GopherQualityParams = {
@@ -17,6 +17,7 @@ export function createGopherQualityStep(config: StepConfig): Step {
     max_non_alpha_words_ratio: c.max_non_alpha_words_ratio!,
     min_stop_words: c.min_stop_words!,
     stop_words: new Set(config.stop_words as string[]),
+    definition: config.definition === "fineweb-2024" ? "fineweb-2024" : "datatrove-0.10",
   };
   return {
     name: "gopher_quality",
