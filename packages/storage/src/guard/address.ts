@@ -88,12 +88,11 @@ function parseV6(s: string): IpBytes {
  */
 export function normalizeHost(host: string): string {
   let h = host.trim().toLowerCase();
-  if (!h.startsWith("[")) {
-    try {
-      h = new URL(`http://${h}/`).hostname;
-    } catch {
-      return h;
-    }
+  if (h.includes(":") && !h.startsWith("[")) h = `[${h.replace(/%.*$/, "")}]`;
+  try {
+    h = new URL(`http://${h}/`).hostname;
+  } catch {
+    // not a valid host at all: compared as written, and never an address
   }
   return h.startsWith("[") && h.endsWith("]") ? h.slice(1, -1) : h;
 }
