@@ -7,6 +7,7 @@ import {
   parseInputPart,
   partBytes,
   type Stats,
+  UnreachableError,
   ValidationError,
 } from "@tokenmill/domain";
 import { inputIdentity, listInputs, openInput } from "@tokenmill/storage";
@@ -37,7 +38,9 @@ export async function planRun(deps: CuratorDeps, runId: string, job: Job): Promi
   // The guard's current settings, not those at registration: nothing is read that they refuse.
   await guardPipelinePaths(spec, deps.sourcePolicy);
   const files = await listInputs(run.source.uri, inputOptions(deps)).catch((err: unknown) => {
-    if (err instanceof ValidationError) throw new ValidationError(`source "${run.source.name}": ${err.message}`);
+    // Named, so a run refused under narrowed settings says which source to fix; the class is kept
+    // (a refused path fails at once, a network failure is retried).
+    if (err instanceof ValidationError || err instanceof UnreachableError) err.message = `source "${run.source.name}": ${err.message}`;
     throw err;
   });
   if (files.length === 0) throw new UnrecoverableError(`source ${run.source.uri} lists no data files (.jsonl, .jsonl.gz, .jsonl.zst, .parquet, .arrow)`);
