@@ -34,6 +34,8 @@ export PORT=${PORT:-8080}
 export TOKENMILL_URL=http://127.0.0.1:$PORT
 export TOKENMILL_CONFIG_DIR=$ROOT/.tokenmill
 export LOG_LEVEL=${LOG_LEVEL:-info}
+# The service reads no file:// source unless a root is configured; the demo's data lives in data/.
+export FILE_SOURCE_ROOTS=${FILE_SOURCE_ROOTS:-$ROOT/data}
 LOGS=$ROOT/.tokenmill/logs
 mkdir -p "$LOGS"
 tm() { node "$ROOT/packages/cli/bin/tokenmill.js" "$@"; }

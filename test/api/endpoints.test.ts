@@ -1,3 +1,4 @@
+import { tmpdir } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolve } from "node:path";
 import { startStack, type Stack } from "../support/stack.js";
@@ -67,7 +68,8 @@ describe("sources", () => {
     [{ name: "a", uri: "not a uri" }, "body.uri", 400],
     [{ name: "Bad Name", uri: "file:///tmp" }, "body.name", 400],
     [{ uri: "file:///tmp" }, "body.name", 400],
-    [{ name: "a", uri: "file:///nonexistent/dir/x.jsonl" }, "body.uri", 422],
+    [{ name: "a", uri: "file:///nonexistent/dir/x.jsonl" }, "body.uri", 400], // outside the file roots
+    [{ name: "a", uri: `file://${tmpdir()}/tokenmill-missing-dir/x.jsonl` }, "body.uri", 422], // inside, missing
     [{ name: "a", uri: "http://127.0.0.1:1/x.jsonl" }, "body.uri", 422],
     [{ name: "a", uri: "file:///tmp", extra: 1 }, "body", 400],
   ])("rejects %j naming %s", async (payload, field, status) => {

@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { pino } from "pino";
 import { newApiToken, type Scope } from "@tokenmill/domain";
 import { asBullConnection, createQueues, redisConnection } from "@tokenmill/queues";
-import { openStore, type ObjectStore } from "@tokenmill/storage";
+import { openStore, type ObjectStore, type SourcePolicy } from "@tokenmill/storage";
 import { createTestDatabase, startS3Server, testRedis, type TestS3Server } from "@tokenmill/testkit";
 import { buildApp, loadApiConfig, type App } from "@tokenmill/api";
 import { createCurationWorker } from "@tokenmill/curator";
@@ -29,11 +29,31 @@ export interface Stack {
   workerEnv: Record<string, string>;
   token(scopes: Scope[]): Promise<string>;
   admin: string;
-  startWorker(opts?: { lockDurationMs?: number; stalledIntervalMs?: number }): Promise<Worker>;
+  /** `sourcePolicy` overrides the stack's (e.g. to narrow it after a source was registered). */
+  startWorker(opts?: { lockDurationMs?: number; stalledIntervalMs?: number; sourcePolicy?: SourcePolicy }): Promise<Worker>;
   close(): Promise<void>;
 }
 
-export async function startStack(opts: { store?: "file" | "s3"; worker?: boolean } = {}): Promise<Stack> {
+const REPO = join(import.meta.dirname, "..", "..");
+
+/**
+ * The source guard settings tests run with unless they pass their own: the repository's fixtures
+ * and data folders and the system temp folder (where tests write their inputs) as file roots, and
+ * the loopback addresses (every test server listens there) on the http allowlist.
+ */
+export const TEST_SOURCE_ENV = {
+  FILE_SOURCE_ROOTS: [join(REPO, "test", "fixtures"), join(REPO, "data"), tmpdir()].join(delimiter),
+  HTTP_SOURCE_ALLOW: "127.0.0.1,::1,localhost",
+};
+
+export interface StackOptions {
+  store?: "file" | "s3";
+  worker?: boolean;
+  /** FILE_SOURCE_ROOTS / HTTP_SOURCE_ALLOW / S3_SOURCE_BUCKETS for the API and workers; default TEST_SOURCE_ENV. */
+  sourceEnv?: Record<string, string>;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const db = await createTestDatabase();
   const redis = testRedis();
   const tmp = await mkdtemp(join(tmpdir(), "tokenmill-stack-"));
@@ -51,6 +71,7 @@ export async function startStack(opts: { store?: "file" | "s3"; worker?: boolean
     QUEUE_PREFIX: redis.prefix,
     STORE_URI: storeUri,
     LOG_LEVEL: "warn",
+    ...(opts.sourceEnv ?? TEST_SOURCE_ENV),
     ...(s3
       ? { S3_ENDPOINT: s3.endpoint, S3_REGION: s3.options.region, S3_FORCE_PATH_STYLE: "true", S3_ACCESS_KEY_ID: s3.options.accessKeyId, S3_SECRET_ACCESS_KEY: s3.options.secretAccessKey }
       : {}),
@@ -68,9 +89,9 @@ export async function startStack(opts: { store?: "file" | "s3"; worker?: boolean
     await db.prisma.apiToken.create({ data: { name: `test-${scopes.join("-")}`, scopes, prefix: t.prefix, tokenHash: t.hash } });
     return t.token;
   };
-  const startWorker = async (w: { lockDurationMs?: number; stalledIntervalMs?: number } = {}) => {
+  const startWorker = async (w: { lockDurationMs?: number; stalledIntervalMs?: number; sourcePolicy?: SourcePolicy } = {}) => {
     const worker = createCurationWorker(
-      { prisma: db.prisma, store, queues, logger, s3: s3Settings, workerId: `test-${process.pid}-${workers.length}` },
+      { prisma: db.prisma, store, queues, logger, s3: s3Settings, sourcePolicy: w.sourcePolicy ?? config.sourcePolicy, workerId: `test-${process.pid}-${workers.length}` },
       {
         connection: asBullConnection(redisConnection(redis.url)),
         prefix: redis.prefix,

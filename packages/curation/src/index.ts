@@ -18,3 +18,4 @@ export * from "./classifier/index.js";
 export * from "./steps/quality-classifier.js";
 export * from "./parts.js";
 export * from "./fingerprint.js";
+export { guardPipelinePaths } from "./path-params.js";

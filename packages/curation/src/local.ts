@@ -1,7 +1,13 @@
 import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { DEFAULT_PIPELINE, type InputPart, type Manifest, type PipelineSpec, type Stats } from "@tokenmill/domain";
-import { FileStore, inputIdentity, listManyInputs, openInput } from "@tokenmill/storage";
+import { FileStore, inputIdentity, listManyInputs, LOCAL_SOURCE_POLICY, openInput } from "@tokenmill/storage";
+
+/**
+ * Local mode runs as the user who typed the command, with that user's own permissions, so it may
+ * read any path or address the user can; the service's source guard limits are not applied here.
+ */
+const LOCAL_INPUT = { policy: LOCAL_SOURCE_POLICY };
 import { dedupBarriers, dedupWorkPrefix, defaultPartitions } from "./dedup/config.js";
 import { runCluster } from "./dedup/cluster.js";
 import { runPartition } from "./dedup/partition.js";
@@ -43,9 +49,9 @@ export interface CurateLocalOptions {
  */
 export async function curateLocal(o: CurateLocalOptions): Promise<{ manifest: Manifest; stats: Stats }> {
   const spec = o.spec ?? DEFAULT_PIPELINE;
-  const files = await listManyInputs(o.inputs);
+  const files = await listManyInputs(o.inputs, LOCAL_INPUT);
   const inputs = [];
-  for (const f of files) inputs.push(await inputIdentity(f));
+  for (const f of files) inputs.push(await inputIdentity(f, LOCAL_INPUT));
   const reader = { ...DEFAULT_READER_OPTIONS, ...o.reader };
   const store = new FileStore(resolve(o.outDir));
   const { fingerprint, spec: pinnedSpec, tokenizer } = await planCuration(spec, inputs, reader, store);
@@ -58,8 +64,8 @@ export async function curateLocal(o: CurateLocalOptions): Promise<{ manifest: Ma
   for (const barrier of barriers) {
     for (const [taskIndex, { file, part }] of tasks.entries()) {
       await runTask({
-        input: lazyStream(() => openInput(file.uri)),
-        openRange: (start, end) => openInput(file.uri, {}, { start, end }),
+        input: lazyStream(() => openInput(file.uri, LOCAL_INPUT)),
+        openRange: (start, end) => openInput(file.uri, LOCAL_INPUT, { start, end }),
         size: file.size,
         part,
         uri: file.uri,
@@ -83,8 +89,8 @@ export async function curateLocal(o: CurateLocalOptions): Promise<{ manifest: Ma
     const uri = file.uri;
     results.push(
       await runTask({
-        input: lazyStream(() => openInput(uri)),
-        openRange: (start, end) => openInput(uri, {}, { start, end }),
+        input: lazyStream(() => openInput(uri, LOCAL_INPUT)),
+        openRange: (start, end) => openInput(uri, LOCAL_INPUT, { start, end }),
         size: file.size,
         part,
         uri,
@@ -122,7 +128,7 @@ async function localTasks(
 ): Promise<{ file: { uri: string; size: number }; part: InputPart | null }[]> {
   const tasks: { file: { uri: string; size: number }; part: InputPart | null }[] = [];
   for (const file of files) {
-    const input = { uri: file.uri, size: file.size, openRange: (start: number, end: number) => openInput(file.uri, {}, { start, end }) };
+    const input = { uri: file.uri, size: file.size, openRange: (start: number, end: number) => openInput(file.uri, LOCAL_INPUT, { start, end }) };
     let parts = await planParts(input, splitBytes, format);
     if (!parts) {
       tasks.push({ file, part: null });

@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import type { SourcePolicy } from "./guard/policy.js";
 import type { S3ConnectionOptions } from "./s3-store.js";
 
 /** One file of a registered dataset, as found by listInputs. */
@@ -18,6 +19,14 @@ export interface InputOptions {
    * UnreachableError; for s3 also the socket idle timeout. Default 30000.
    */
   timeoutMs?: number;
+  /**
+   * What may be read on a user's behalf (file roots, non-public hosts, buckets). Default
+   * DEFAULT_SOURCE_POLICY: no file:// at all, public addresses only. Local mode passes
+   * LOCAL_SOURCE_POLICY.
+   */
+  policy?: SourcePolicy;
+  /** Where the detail of a refused or failed http connection goes (debug level; the user sees only that it failed). */
+  logger?: { debug(obj: object, msg: string): void };
 }
 
 /** Bytes [start, end) of an input. */

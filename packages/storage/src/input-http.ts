@@ -1,32 +1,27 @@
 import { Readable } from "node:stream";
-import type { ReadableStream } from "node:stream/web";
 import { UnreachableError } from "@tokenmill/domain";
-import {
-  type ByteRange,
-  DEFAULT_TIMEOUT_MS,
-  describeError,
-  emptyStream,
-  type InputFile,
-  type InputOptions,
-} from "./input-common.js";
+import { type GuardedResponse, guardedRequest, NOT_REACHABLE } from "./guard/http-request.js";
+import { DEFAULT_SOURCE_POLICY } from "./guard/policy.js";
+import { type ByteRange, DEFAULT_TIMEOUT_MS, describeError, emptyStream, type InputFile, type InputOptions } from "./input-common.js";
 import { unquote } from "./s3-store.js";
 
 /** One file per http(s) URL: size and ETag from HEAD, or from a GET when HEAD is refused. */
 export async function listHttpInputs(uri: string, opts: InputOptions): Promise<InputFile[]> {
   let res = await request(uri, "HEAD", opts);
-  let size = Number(res.headers.get("content-length") ?? Number.NaN);
-  if (!res.ok || !Number.isSafeInteger(size)) {
+  res.body.resume();
+  let size = Number(res.headers["content-length"] ?? Number.NaN);
+  if (!ok(res) || !Number.isSafeInteger(size)) {
     // Some servers answer HEAD with 405/501, or 403 for URLs signed for GET only; ask with GET.
     res = await request(uri, "GET", opts);
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new UnreachableError(uri, `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`);
+    if (!ok(res)) {
+      res.body.destroy();
+      throw new UnreachableError(uri, httpStatus(res));
     }
-    size = Number(res.headers.get("content-length") ?? Number.NaN);
-    if (Number.isSafeInteger(size)) await res.body?.cancel();
-    else size = await countBytes(uri, res); // chunked response without a length
+    size = Number(res.headers["content-length"] ?? Number.NaN);
+    if (Number.isSafeInteger(size)) res.body.destroy();
+    else size = await countBytes(uri, res, opts); // chunked response without a length
   }
-  const etag = res.headers.get("etag");
+  const etag = res.headers.etag;
   return [{ uri, size, ...(etag ? { etag: unquote(etag) } : {}) }];
 }
 
@@ -38,58 +33,47 @@ export async function openHttpInput(uri: string, opts: InputOptions, range?: Byt
   const headers: Record<string, string> = range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {};
   const res = await request(uri, "GET", opts, headers);
   if (range && res.status === 416) {
-    await res.body?.cancel();
+    res.body.destroy();
     return emptyStream();
   }
-  if (!res.ok) {
-    await res.body?.cancel();
-    throw new UnreachableError(uri, `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`);
+  if (!ok(res)) {
+    res.body.destroy();
+    throw new UnreachableError(uri, httpStatus(res));
   }
-  if (!res.body) return emptyStream();
-  const body = Readable.fromWeb(res.body as ReadableStream<Uint8Array>);
   // A server that ignores Range answers 200 with the whole file; cut the range out ourselves.
-  if (range && res.status === 200) return Readable.from(slice(body, range));
-  return body;
+  if (range && res.status === 200) return Readable.from(slice(res.body, range));
+  return res.body;
 }
 
 /**
- * fetch with redirects followed and a deadline on connecting and receiving the response headers
- * (the body then streams at its own pace; undici's own 300 s body timeout still applies).
+ * GET/HEAD through the source guard (guard/http-request.ts), redirects followed, with a deadline on
+ * connecting and receiving the response headers (the body then streams at its own pace).
  */
-async function request(
-  uri: string,
-  method: "GET" | "HEAD",
-  opts: InputOptions,
-  headers: Record<string, string> = {},
-): Promise<Response> {
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
-  try {
-    // identity: sizes and byte ranges must be of the stored bytes, which fetch would otherwise
-    // transparently decompress when a server applies Content-Encoding: gzip.
-    return await fetch(uri, {
-      method,
-      headers: { "Accept-Encoding": "identity", ...headers },
-      redirect: "follow",
-      signal: controller.signal,
-    });
-  } catch (err) {
-    if (controller.signal.aborted) {
-      throw new UnreachableError(uri, `timed out after ${timeoutMs} ms waiting for a response`);
-    }
-    throw new UnreachableError(uri, describeError(err));
-  } finally {
-    clearTimeout(timer);
-  }
+function request(uri: string, method: "GET" | "HEAD", opts: InputOptions, headers: Record<string, string> = {}): Promise<GuardedResponse> {
+  return guardedRequest(uri, method, {
+    policy: opts.policy ?? DEFAULT_SOURCE_POLICY,
+    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    headers,
+    onDetail: (detail) => opts.logger?.debug({ uri: redact(uri), detail }, "http source request failed"),
+  });
 }
 
-async function countBytes(uri: string, res: Response): Promise<number> {
+const ok = (res: GuardedResponse) => res.status >= 200 && res.status < 300;
+const httpStatus = (res: GuardedResponse) => `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`;
+
+/** The URL without its query string, which may carry a signature. */
+function redact(uri: string): string {
+  const q = uri.indexOf("?");
+  return q < 0 ? uri : `${uri.slice(0, q)}?…`;
+}
+
+async function countBytes(uri: string, res: GuardedResponse, opts: InputOptions): Promise<number> {
   let n = 0;
   try {
-    for await (const chunk of Readable.fromWeb(res.body as ReadableStream<Uint8Array>)) n += (chunk as Buffer).length;
+    for await (const chunk of res.body) n += (chunk as Buffer).length;
   } catch (err) {
-    throw new UnreachableError(uri, describeError(err));
+    opts.logger?.debug({ uri: redact(uri), detail: describeError(err) }, "http source body failed");
+    throw new UnreachableError(uri, NOT_REACHABLE);
   }
   return n;
 }

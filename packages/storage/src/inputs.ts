@@ -7,7 +7,8 @@ import { type ByteRange, describeError, type InputFile, type InputOptions } from
 import { listFileInputs, openFileInput } from "./input-file.js";
 import { listHttpInputs, openHttpInput } from "./input-http.js";
 import { listS3Inputs, openS3Input } from "./input-s3.js";
-import { checkRange, schemeOf } from "./uri.js";
+import { checkS3Bucket, DEFAULT_SOURCE_POLICY } from "./guard/policy.js";
+import { checkRange, parseS3Uri, schemeOf } from "./uri.js";
 
 /**
  * Input sources: where users' datasets live. listInputs expands a URI into files; openInput streams
@@ -19,12 +20,18 @@ import { checkRange, schemeOf } from "./uri.js";
  * - `s3://bucket/prefix/`: *.jsonl and *.jsonl.gz objects under the prefix; `s3://bucket/key`: one
  *   object; globs as for files.
  * - `http(s)://…`: one file.
+ *
+ * Every call goes through the source guard with `opts.policy` (default: no file://, public
+ * addresses only): file paths must be in its roots, http(s) connections to non-public addresses
+ * need an allowlist entry, s3 buckets may be limited. A refusal is a ValidationError that does not
+ * say whether the path or port exists.
  */
 export async function listInputs(uri: string, opts: InputOptions = {}): Promise<InputFile[]> {
   switch (schemeFor(uri)) {
     case "file:":
-      return listFileInputs(uri);
+      return listFileInputs(uri, opts.policy);
     case "s3:":
+      checkS3Bucket(opts.policy ?? DEFAULT_SOURCE_POLICY, uri, parseS3Uri(uri).bucket);
       return listS3Inputs(uri, opts);
     default:
       return listHttpInputs(uri, opts);
@@ -36,8 +43,9 @@ export async function openInput(uri: string, opts: InputOptions = {}, range?: By
   if (range) checkRange(range.start, range.end);
   switch (schemeFor(uri)) {
     case "file:":
-      return openFileInput(uri, range);
+      return openFileInput(uri, range, opts.policy);
     case "s3:":
+      checkS3Bucket(opts.policy ?? DEFAULT_SOURCE_POLICY, uri, parseS3Uri(uri).bucket);
       return openS3Input(uri, opts, range);
     default:
       return openHttpInput(uri, opts, range);

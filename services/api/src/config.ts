@@ -1,4 +1,5 @@
-import { coreConfigFromEnv, envBool, envInt, type CoreConfig, type Env } from "@tokenmill/domain";
+import { coreConfigFromEnv, envInt, type CoreConfig, type Env } from "@tokenmill/domain";
+import { sourcePolicyFromEnv, type SourcePolicy } from "@tokenmill/storage";
 
 /** The API's environment, parsed once. Nothing else in the API reads process.env. */
 export interface ApiConfig extends CoreConfig {
@@ -6,8 +7,11 @@ export interface ApiConfig extends CoreConfig {
   host: string;
   /** Listen port (default 8080). */
   port: number;
-  /** Allow `file://` sources, i.e. reading the server's own disk (default true, for single-machine use). */
-  allowFileSources: boolean;
+  /**
+   * What sources and file-naming pipeline parameters may read (FILE_SOURCE_ROOTS, HTTP_SOURCE_ALLOW,
+   * S3_SOURCE_BUCKETS): by default no file:// at all and public http(s) addresses only.
+   */
+  sourcePolicy: SourcePolicy;
 }
 
 export function loadApiConfig(env: Env, cwd = process.cwd()): ApiConfig {
@@ -15,6 +19,6 @@ export function loadApiConfig(env: Env, cwd = process.cwd()): ApiConfig {
     ...coreConfigFromEnv(env, cwd),
     host: env.HOST || "127.0.0.1",
     port: envInt(env, "PORT", 8080),
-    allowFileSources: envBool(env, "ALLOW_FILE_SOURCES", true),
+    sourcePolicy: sourcePolicyFromEnv(env, cwd),
   };
 }

@@ -1,5 +1,6 @@
 import { coreConfigFromEnv, envInt, ValidationError, type CoreConfig, type Env } from "@tokenmill/domain";
 import { availableParallelism, hostname } from "node:os";
+import { sourcePolicyFromEnv, type SourcePolicy } from "@tokenmill/storage";
 
 /** The curator worker's environment, parsed once. */
 export interface CuratorConfig extends CoreConfig {
@@ -22,6 +23,11 @@ export interface CuratorConfig extends CoreConfig {
    * before they are killed (default 60 s; a killed worker's task is retried elsewhere once its lock expires).
    */
   shutdownTimeoutMs: number;
+  /**
+   * What a run may read (FILE_SOURCE_ROOTS, HTTP_SOURCE_ALLOW, S3_SOURCE_BUCKETS), checked again at
+   * run time so a source registered before a setting changed is held to the current one.
+   */
+  sourcePolicy: SourcePolicy;
 }
 
 export function loadCuratorConfig(env: Env, cwd = process.cwd()): CuratorConfig {
@@ -33,6 +39,7 @@ export function loadCuratorConfig(env: Env, cwd = process.cwd()): CuratorConfig 
     lockDurationMs: envInt(env, "LOCK_DURATION_MS", 30_000),
     stalledIntervalMs: envInt(env, "STALLED_INTERVAL_MS", 15_000),
     shutdownTimeoutMs: envInt(env, "SHUTDOWN_TIMEOUT_MS", 60_000),
+    sourcePolicy: sourcePolicyFromEnv(env, cwd),
   };
 }
 

@@ -3,7 +3,7 @@ import { datasetPrefix, parseInputPart } from "@tokenmill/domain";
 import { openInput } from "@tokenmill/storage";
 import { collectPass, dedupBarriers, dedupWorkPrefix, defaultPartitions, lazyStream, runCluster, runPartition, runTask } from "@tokenmill/curation";
 import type { InputFormat } from "@tokenmill/curation";
-import type { CuratorDeps } from "./deps.js";
+import { type CuratorDeps, inputOptions } from "./deps.js";
 import { runSpec } from "./plan-run.js";
 import { addCollectFlow, addFinalFlow, addPartitionFlow } from "./flows.js";
 
@@ -60,9 +60,9 @@ export async function dedupCollect(deps: CuratorDeps, runId: string, taskId: str
       fingerprint: run.fingerprint!,
       store: deps.store,
       prefix: ctx.prefix,
-      input: lazyStream(() => openInput(task.inputUri, { s3: deps.s3 })),
+      input: lazyStream(() => openInput(task.inputUri, inputOptions(deps))),
       // Columnar inputs (Parquet, Arrow files) are read by range: footer first, then row groups.
-      openRange: (start, end) => openInput(task.inputUri, { s3: deps.s3 }, { start, end }),
+      openRange: (start, end) => openInput(task.inputUri, inputOptions(deps), { start, end }),
       size: Number(task.bytes),
       part: parseInputPart(task.part),
       uri: task.inputUri,

@@ -7,10 +7,12 @@ import {
   parseInputPart,
   partBytes,
   type Stats,
+  UnreachableError,
+  ValidationError,
 } from "@tokenmill/domain";
 import { inputIdentity, listInputs, openInput } from "@tokenmill/storage";
-import { type InputFormat, partsToCount, planCuration, planParts } from "@tokenmill/curation";
-import type { CuratorDeps } from "./deps.js";
+import { guardPipelinePaths, type InputFormat, partsToCount, planCuration, planParts } from "@tokenmill/curation";
+import { type CuratorDeps, inputOptions } from "./deps.js";
 import { addFirstPass, addScanFlow } from "./flows.js";
 import { stepStatRows } from "./step-stats.js";
 
@@ -33,10 +35,17 @@ export async function planRun(deps: CuratorDeps, runId: string, job: Job): Promi
   await prisma.curationRun.update({ where: { id: runId }, data: { status: "planning", startedAt: run.startedAt ?? new Date() } });
 
   const spec = parsePipeline(run.pipeline.spec);
-  const files = await listInputs(run.source.uri, { s3: deps.s3 });
+  // The guard's current settings, not those at registration: nothing is read that they refuse.
+  await guardPipelinePaths(spec, deps.sourcePolicy);
+  const files = await listInputs(run.source.uri, inputOptions(deps)).catch((err: unknown) => {
+    // Named, so a run refused under narrowed settings says which source to fix; the class is kept
+    // (a refused path fails at once, a network failure is retried).
+    if (err instanceof ValidationError || err instanceof UnreachableError) err.message = `source "${run.source.name}": ${err.message}`;
+    throw err;
+  });
   if (files.length === 0) throw new UnrecoverableError(`source ${run.source.uri} lists no data files (.jsonl, .jsonl.gz, .jsonl.zst, .parquet, .arrow)`);
   const inputs: InputIdentity[] = [];
-  for (const f of files) inputs.push(await inputIdentity(f, { s3: deps.s3 }));
+  for (const f of files) inputs.push(await inputIdentity(f, inputOptions(deps)));
   const reader = { format: run.source.format, text_field: run.source.textField, id_field: run.source.idField };
   const { fingerprint, spec: pinnedSpec } = await planCuration(spec, inputs, reader, store);
   const bytesTotal = inputs.reduce((a, f) => a + f.size, 0);
@@ -72,7 +81,7 @@ export async function planRun(deps: CuratorDeps, runId: string, job: Job): Promi
   // One task per input, or per part of an input larger than split_bytes (file order is task order).
   const planned: { input: InputIdentity; part: InputPart | null }[] = [];
   for (const f of inputs) {
-    const openRange = (start: number, end: number) => openInput(f.uri, { s3: deps.s3 }, { start, end });
+    const openRange = (start: number, end: number) => openInput(f.uri, inputOptions(deps), { start, end });
     const parts = await planParts({ uri: f.uri, size: f.size, openRange }, spec.output.split_bytes, run.source.format as InputFormat);
     for (const part of parts ?? [null]) planned.push({ input: f, part });
   }

@@ -3,7 +3,7 @@ import { datasetPrefix, parseInputPart } from "@tokenmill/domain";
 import { openInput } from "@tokenmill/storage";
 import { dedupBarriers, dedupWorkPrefix, finalPass, lazyStream, runTask, type TaskResult } from "@tokenmill/curation";
 import type { InputFormat } from "@tokenmill/curation";
-import type { CuratorDeps } from "./deps.js";
+import { type CuratorDeps, inputOptions } from "./deps.js";
 import { isPermanent } from "./errors.js";
 import { runSpec, taskBytes } from "./plan-run.js";
 
@@ -56,9 +56,9 @@ export async function processTask(deps: CuratorDeps, runId: string, taskId: stri
       prefix,
       // Pipelines with dedup steps: their drop lists, resolved by the dedup jobs before this pass.
       dedup: await finalPass(deps.store, dedupWorkPrefix(prefix), dedupBarriers(spec), task.index),
-      input: lazyStream(() => openInput(task.inputUri, { s3: deps.s3 })),
+      input: lazyStream(() => openInput(task.inputUri, inputOptions(deps))),
       // Columnar inputs (Parquet, Arrow files) are read by range: footer first, then row groups.
-      openRange: (start, end) => openInput(task.inputUri, { s3: deps.s3 }, { start, end }),
+      openRange: (start, end) => openInput(task.inputUri, inputOptions(deps), { start, end }),
       size: Number(task.bytes),
       // A split input: this task's byte range or row groups.
       part: parseInputPart(task.part),

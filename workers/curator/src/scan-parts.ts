@@ -2,7 +2,7 @@ import { UnrecoverableError, type Job } from "bullmq";
 import { type InputPart, parseInputPart, parsePipeline } from "@tokenmill/domain";
 import { openInput } from "@tokenmill/storage";
 import { countPartLines, resolveLineBases } from "@tokenmill/curation";
-import type { CuratorDeps } from "./deps.js";
+import { type CuratorDeps, inputOptions } from "./deps.js";
 import { addFirstPass } from "./flows.js";
 import { groupByInput } from "./plan-run.js";
 
@@ -19,7 +19,7 @@ export async function scanPart(deps: CuratorDeps, runId: string, taskId: string,
   const part = parseInputPart(task.part);
   if (part?.kind !== "bytes") throw new UnrecoverableError(`task ${task.index} of run ${runId} is not a byte range`);
   if (part.lines !== undefined) return { lines: part.lines };
-  const input = { uri: task.inputUri, size: Number(task.bytes), openRange: (start: number, end: number) => openInput(task.inputUri, { s3: deps.s3 }, { start, end }) };
+  const input = { uri: task.inputUri, size: Number(task.bytes), openRange: (start: number, end: number) => openInput(task.inputUri, inputOptions(deps), { start, end }) };
   const lines = await countPartLines(input, part);
   await deps.prisma.curationTask.update({ where: { id: taskId }, data: { part: { ...part, lines } } });
   deps.logger.child({ runId, taskId, task: task.index, jobId: job.id }).info({ start: part.start, end: part.end, lines }, "byte range counted");

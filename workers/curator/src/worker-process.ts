@@ -14,7 +14,7 @@ export async function runWorkerProcess(config: CuratorConfig, logger: Logger): P
   const queues = createQueues({ redisUrl: config.redisUrl, prefix: config.queuePrefix });
   const store = openStore(config.storeUri, config.s3);
   const worker = createCurationWorker(
-    { prisma, store, queues, logger, s3: config.s3, workerId: config.workerId },
+    { prisma, store, queues, logger, s3: config.s3, sourcePolicy: config.sourcePolicy, workerId: config.workerId },
     {
       connection: asBullConnection(redisConnection(config.redisUrl)),
       prefix: config.queuePrefix,

@@ -15,7 +15,9 @@ import { listClassifiers, loadClassifierBytes, readExamples, trainAndStoreClassi
 
 const LABELS = join(import.meta.dirname, "../../../../test/fixtures/data/dedup_quality/dclm_human_quality_labels.jsonl.gz");
 const PYTHON = join(import.meta.dirname, "../../../../.venv/bin/python");
-const examples = async () => (await readExamples(LABELS, {}, "meta.label")).examples;
+/** The fixtures folder as the one root training data may come from. */
+const INPUT = { policy: { fileRoots: [join(import.meta.dirname, "../../../../test/fixtures")], httpAllow: [] } };
+const examples = async () => (await readExamples(LABELS, {}, "meta.label", undefined, INPUT)).examples;
 
 describe("quality classifier (fastText in WebAssembly)", () => {
   it("beats the majority baseline on held-out DCLM human labels", async () => {
@@ -62,6 +64,7 @@ describe("quality classifier (fastText in WebAssembly)", () => {
       uri: LABELS,
       label_field: "meta.label",
       config: { positive_label: "1", epochs: 10, buckets: 1 << 14 },
+      input: INPUT,
     });
     expect((await listClassifiers(store)).map((m) => m.version)).toEqual([meta.version]);
     expect(store.objects.has(`classifiers/dclm-small/${meta.version}/model.bin`)).toBe(true);

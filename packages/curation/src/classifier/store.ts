@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { NotFoundError, ValidationError, type InputIdentity, type PipelineSpec } from "@tokenmill/domain";
-import { fileUriToPath, inputIdentity, listInputs, openInput, type ObjectStore } from "@tokenmill/storage";
+import { fileUriToPath, type InputOptions, inputIdentity, listInputs, openInput, type ObjectStore } from "@tokenmill/storage";
 import { readJsonl, type ReaderOptions } from "../reader.js";
 import { DEFAULT_TRAIN_CONFIG, trainClassifier, type Example, type Metrics, type TrainConfig, type TrainResult } from "./model.js";
 import type { ClassifierHeader } from "./artifact.js";
@@ -52,14 +52,18 @@ export function fieldAt(fields: Record<string, unknown>, path: string): unknown 
   return v;
 }
 
-/** Reads labelled examples from JSONL / JSONL.gz inputs (a file, folder, glob or prefix URI). */
+/**
+ * Reads labelled examples from JSONL / JSONL.gz inputs (a file, folder, glob or prefix URI), through
+ * the source guard with `input.policy` (the service's policy; default: no file://, public hosts only).
+ */
 export async function readExamples(
   uri: string,
   reader: ReaderOptions,
   labelField: string,
   maxBytes = MAX_TRAINING_BYTES,
+  input: InputOptions = {},
 ): Promise<{ examples: Example[]; inputs: InputIdentity[]; skipped: number }> {
-  const files = await listInputs(uri);
+  const files = await listInputs(uri, input);
   const total = files.reduce((n, f) => n + f.size, 0);
   if (total > maxBytes) {
     throw new ValidationError(`the source holds ${total} bytes; training runs in the request and takes at most ${maxBytes} (sample the labelled data down)`, "source");
@@ -68,8 +72,8 @@ export async function readExamples(
   const inputs: InputIdentity[] = [];
   let skipped = 0;
   for (const f of files) {
-    inputs.push(await inputIdentity(f));
-    for await (const ev of readJsonl(await openInput(f.uri), f.uri, reader, { bytes_read: 0, issues: [] })) {
+    inputs.push(await inputIdentity(f, input));
+    for await (const ev of readJsonl(await openInput(f.uri, input), f.uri, reader, { bytes_read: 0, issues: [] })) {
       if (ev.kind !== "doc") continue;
       const label = fieldAt(ev.doc.fields, labelField);
       if (label === undefined || label === null || typeof label === "object") {
@@ -91,13 +95,15 @@ export interface TrainFromSourceOptions {
   config: Partial<TrainConfig> & { positive_label: string };
   /** How to train (default trainClassifier, in this thread); a server passes trainClassifierInChild. */
   train?: (examples: Example[], config: TrainConfig) => Promise<TrainResult>;
+  /** S3 settings and the source guard's policy for reading the training data. */
+  input?: InputOptions;
 }
 
 /** Reads the examples, trains, and stores `model.bin` + `meta.json` (an existing version is left as is). */
 export async function trainAndStoreClassifier(store: ClassifierStore, o: TrainFromSourceOptions): Promise<ClassifierMeta> {
   if (!CLASSIFIER_NAME_RE.test(o.name)) throw new ValidationError("must be 1-128 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit", "name");
   const reader = { text_field: "text", id_field: "id", ...o.reader };
-  const { examples, inputs, skipped } = await readExamples(o.uri, reader, o.label_field);
+  const { examples, inputs, skipped } = await readExamples(o.uri, reader, o.label_field, MAX_TRAINING_BYTES, o.input);
   if (examples.length === 0) throw new ValidationError(`no document has a value in label field "${o.label_field}"`, "label_field");
   const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...o.config };
   const r = await (o.train ?? trainClassifier)(examples, config);
@@ -157,9 +163,13 @@ export async function listClassifiers(store: ClassifierReader, name?: string): P
  * Resolves a model reference to the artifact's bytes: `name@version`, `name` (the newest version),
  * or — when no store is given or for a path-like reference — a local file path / file:// URI.
  */
+/** Whether a quality_classifier `model` names a file (local mode) rather than a stored `name[@version]`. */
+export function isClassifierPath(ref: string): boolean {
+  return ref.startsWith("file://") || ref.startsWith("/") || ref.startsWith("./") || ref.startsWith("../") || ref.endsWith(".bin");
+}
+
 export async function loadClassifierBytes(ref: string, store?: ClassifierReader): Promise<{ bytes: Uint8Array; ref: string }> {
-  const pathLike = ref.startsWith("file://") || ref.startsWith("/") || ref.startsWith("./") || ref.startsWith("../") || ref.endsWith(".bin");
-  if (pathLike || !store) {
+  if (isClassifierPath(ref) || !store) {
     const path = ref.startsWith("file://") ? fileUriToPath(ref) : ref;
     return { bytes: new Uint8Array(await readFile(path)), ref: path };
   }

@@ -85,6 +85,8 @@ export const classifierRoutes: FastifyPluginAsyncTypebox = async (app) => {
         config: { ...config, positive_label: String(positive_label) },
         // In a child process: the API keeps answering while fastText trains.
         train: trainClassifierInChild,
+        // Re-checked here: the source may predate the current FILE_SOURCE_ROOTS / HTTP_SOURCE_ALLOW.
+        input: { s3: app.config.s3, policy: app.config.sourcePolicy, logger: req.log },
       });
       return reply.status(before.includes(meta.version) ? 200 : 201).send(view(meta));
     },

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { ConflictError, parseRecipe, pipelineHash, sha256Hex, UnreachableError, ValidationError } from "@tokenmill/domain";
-import { listInputs } from "@tokenmill/storage";
+import { guardPipelinePaths } from "@tokenmill/curation";
+import { probeSource } from "./sources.js";
 import { errors } from "../schemas.js";
 
 const NAME = "^[a-z0-9][a-z0-9._-]{0,127}$";
@@ -88,19 +89,16 @@ export const recipeApplyRoutes: FastifyPluginAsyncTypebox = async (app) => {
           throw new ValidationError("not a valid URI", field);
         }
         if (!SCHEMES.includes(scheme)) throw new ValidationError(`unsupported scheme "${scheme}"; use file://, s3://, http:// or https://`, field);
-        if (scheme === "file:" && !app.config.allowFileSources) throw new ValidationError("file:// sources are disabled on this server", field);
-        let files;
-        try {
-          files = await listInputs(s.uri, { s3: app.config.s3 });
-        } catch (err) {
-          if (err instanceof UnreachableError) throw new UnreachableError(s.uri, err.message.replace(`${s.uri} is unreachable: `, ""), field);
-          throw err;
-        }
+        const files = await probeSource(s.uri, { s3: app.config.s3, policy: app.config.sourcePolicy, logger: req.log }, field);
         if (files.length === 0) throw new UnreachableError(s.uri, "no data files (.jsonl, .jsonl.gz, .jsonl.zst, .parquet, .arrow) found", field);
         out.push({ name: s.name, id: null, files: files.length });
       }
       const pipelines = [];
-      for (const p of recipe.pipelines) {
+      for (const [j, p] of recipe.pipelines.entries()) {
+        await guardPipelinePaths(p, app.config.sourcePolicy).catch((err: unknown) => {
+          if (err instanceof ValidationError) throw new ValidationError(err.message.replace(/^[^:]*: /, ""), `body.recipe.pipelines[${j}].${err.field}`);
+          throw err;
+        });
         const same = await app.prisma.pipeline.findUnique({ where: { name_specHash: { name: p.name, specHash: pipelineHash(p) } } });
         pipelines.push({ name: p.name, id: same?.id ?? null });
       }

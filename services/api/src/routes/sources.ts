@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { ConflictError, NotFoundError, UnreachableError, ValidationError } from "@tokenmill/domain";
-import { listInputs } from "@tokenmill/storage";
+import { type InputFile, type InputOptions, listInputs } from "@tokenmill/storage";
 import { errors, IdParams, ListQuery, page } from "../schemas.js";
 
 export const SourceView = Type.Object({
@@ -66,15 +66,8 @@ export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
         throw new ValidationError("not a valid URI", "body.uri");
       }
       if (!SCHEMES.includes(scheme)) throw new ValidationError(`unsupported scheme "${scheme}"; use file://, s3://, http:// or https://`, "body.uri");
-      if (scheme === "file:" && !app.config.allowFileSources) throw new ValidationError("file:// sources are disabled on this server", "body.uri");
       if (await app.prisma.source.findUnique({ where: { name } })) throw new ConflictError(`a source named "${name}" already exists`);
-      let files;
-      try {
-        files = await listInputs(uri, { s3: app.config.s3 });
-      } catch (err) {
-        if (err instanceof UnreachableError) throw new UnreachableError(uri, err.message.replace(`${uri} is unreachable: `, ""), "body.uri");
-        throw err;
-      }
+      const files = await probeSource(uri, { s3: app.config.s3, policy: app.config.sourcePolicy, logger: req.log }, "body.uri");
       if (files.length === 0) throw new UnreachableError(uri, "no data files (.jsonl, .jsonl.gz, .jsonl.zst, .parquet, .arrow) found", "body.uri");
       const row = await app.prisma.source.create({
         data: { name, uri, format: req.body.format ?? "auto", textField: req.body.text_field ?? "text", idField: req.body.id_field ?? "id" },
@@ -105,3 +98,18 @@ export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 };
+
+/**
+ * Lists a source's files through the source guard (the same one a run goes through), with any
+ * refusal or failure reported against `field`: 400 when the guard refuses the URI, 422 when it
+ * cannot be read.
+ */
+export async function probeSource(uri: string, opts: InputOptions, field: string): Promise<InputFile[]> {
+  try {
+    return await listInputs(uri, opts);
+  } catch (err) {
+    if (err instanceof UnreachableError) throw new UnreachableError(uri, err.message.replace(`${uri} is unreachable: `, ""), field);
+    if (err instanceof ValidationError && !err.field) throw new ValidationError(err.message, field);
+    throw err;
+  }
+}
