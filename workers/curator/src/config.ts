@@ -22,6 +22,11 @@ export interface CuratorConfig extends CoreConfig {
    * before they are killed (default 60 s; a killed worker's task is retried elsewhere once its lock expires).
    */
   shutdownTimeoutMs: number;
+  /**
+   * A queued or running curation run with no progress for this long is failed by the watchdog
+   * (`RUN_STALL_TIMEOUT_S`, default 1800 s; watchdog.ts says what counts as progress).
+   */
+  runStallTimeoutMs: number;
 }
 
 export function loadCuratorConfig(env: Env, cwd = process.cwd()): CuratorConfig {
@@ -33,6 +38,7 @@ export function loadCuratorConfig(env: Env, cwd = process.cwd()): CuratorConfig 
     lockDurationMs: envInt(env, "LOCK_DURATION_MS", 30_000),
     stalledIntervalMs: envInt(env, "STALLED_INTERVAL_MS", 15_000),
     shutdownTimeoutMs: envInt(env, "SHUTDOWN_TIMEOUT_MS", 60_000),
+    runStallTimeoutMs: envSeconds(env, "RUN_STALL_TIMEOUT_S", 1800) * 1000,
   };
 }
 
@@ -45,5 +51,12 @@ function envProcesses(env: Env, name: string): number {
   if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1) {
     throw new ValidationError(`must be an integer >= 1 or "auto", got "${env[name]}"`, name);
   }
+  return n;
+}
+
+/** A positive number of seconds: 0 would fail every run at once, so it is refused. */
+function envSeconds(env: Env, name: string, fallback: number): number {
+  const n = envInt(env, name, fallback);
+  if (n < 1) throw new ValidationError(`must be an integer >= 1, got "${env[name]}"`, name);
   return n;
 }
