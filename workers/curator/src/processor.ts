@@ -2,7 +2,7 @@ import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bu
 import { CURATION_QUEUE, jobs } from "@tokenmill/domain";
 import { isPermanent } from "./errors.js";
 import { failRun, onJobFailed } from "./job-failures.js";
-import { noteProgress, trackJobProgress } from "./watchdog.js";
+import { trackJobProgress } from "./watchdog.js";
 import type { CuratorDeps } from "./deps.js";
 import { planRun } from "./plan-run.js";
 import { processTask } from "./process-task.js";
@@ -19,7 +19,7 @@ import { scanPart, scanParts } from "./scan-parts.js";
  */
 export function createCurationProcessor(deps: CuratorDeps) {
   return async (job: Job) => {
-    trackJobProgress(deps, job);
+    const stopTracking = trackJobProgress(deps, job);
     try {
       switch (job.name) {
         case jobs.planRun.name:
@@ -65,6 +65,8 @@ export function createCurationProcessor(deps: CuratorDeps) {
       }
       if (permanent && !(err instanceof UnrecoverableError)) throw new UnrecoverableError((err as Error).message);
       throw err;
+    } finally {
+      stopTracking();
     }
   };
 }
@@ -90,10 +92,6 @@ export function createCurationWorker(deps: CuratorDeps, opts: WorkerOptions): Wo
   worker.on("failed", (job, err) => {
     deps.logger.warn({ jobId: job?.id, name: job?.name, err: err.message }, "job failed");
     void onJobFailed(deps, job, err).catch((e: Error) => deps.logger.error({ jobId: job?.id, err: e.message }, "could not fail the job's run"));
-  });
-  worker.on("completed", (job) => {
-    const runId = (job.data as { runId?: unknown }).runId;
-    if (typeof runId === "string") void noteProgress(deps, runId).catch(() => undefined);
   });
   worker.on("error", (err) => deps.logger.error({ err: err.message }, "worker error"));
   return worker;

@@ -2,8 +2,8 @@ import type { Job } from "bullmq";
 import type { CuratorDeps } from "./deps.js";
 
 /**
- * Liveness of curation runs. Every job of a run notes progress in Redis (when it starts, as it
- * reports progress, when it ends); the watchdog fails a run that has made none for longer than
+ * Liveness of curation runs. Every job of a run notes progress in Redis (when it starts, every
+ * few seconds while it runs, when it ends); the watchdog fails a run that has made none for longer than
  * the bound, so a run whose jobs were all lost (a flow that can no longer finish, a job dropped
  * from Redis) ends as `failed` with the reason instead of staying `running` until someone cancels it.
  * Progress lives in Redis rather than in the run's row: it is written often, by every kind of job.
@@ -12,8 +12,8 @@ import type { CuratorDeps } from "./deps.js";
 const ACTIVE = ["queued", "planning", "running", "finalizing"] as const;
 /** Progress marks outlive any sane bound, then expire with the run's queue data. */
 const MARK_TTL_S = 7 * 24 * 3600;
-/** How often a running job refreshes its mark at most (job.updateProgress may be called far more often). */
-const MARK_EVERY_MS = 1_000;
+/** How often a running job refreshes its run's mark. */
+const MARK_EVERY_MS = 10_000;
 
 const runKey = (deps: CuratorDeps, runId: string) => `${deps.queues.prefix}:curation-progress:${runId}`;
 const anyKey = (deps: CuratorDeps) => `${deps.queues.prefix}:curation-progress`;
@@ -24,22 +24,21 @@ export async function noteProgress(deps: CuratorDeps, runId: string, now = Date.
   await deps.queues.connection.multi().set(runKey(deps, runId), String(now), "EX", MARK_TTL_S).set(anyKey(deps), String(now), "EX", MARK_TTL_S).exec();
 }
 
-/** Marks progress for a job's run at its start and whenever it reports progress (at most once a second). */
-export function trackJobProgress(deps: CuratorDeps, job: Job): void {
+/**
+ * Marks progress for a job's run while the job runs: at its start and every MARK_EVERY_MS until the
+ * returned stop function is called. A job being worked on counts as progress, as it does for its
+ * BullMQ lock; the watchdog is for runs that no job is working on any more.
+ */
+export function trackJobProgress(deps: CuratorDeps, job: Job): () => void {
   const runId = (job.data as { runId?: unknown } | undefined)?.runId;
-  if (typeof runId !== "string") return;
-  let last = 0;
-  const mark = () => {
-    const now = Date.now();
-    if (now - last < MARK_EVERY_MS) return;
-    last = now;
-    void noteProgress(deps, runId, now).catch(() => undefined);
-  };
+  if (typeof runId !== "string") return () => undefined;
+  const mark = () => void noteProgress(deps, runId).catch(() => undefined);
   mark();
-  const update = job.updateProgress.bind(job);
-  job.updateProgress = (p) => {
+  const timer = setInterval(mark, MARK_EVERY_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
     mark();
-    return update(p);
   };
 }
 
