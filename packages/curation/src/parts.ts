@@ -1,7 +1,8 @@
 import type { InputPart } from "@tokenmill/domain";
 import { countNewlines } from "./lines.js";
-import { type InputFormat, stripQuery } from "./reader.js";
-import { readerKindFor } from "./readers/index.js";
+import type { InputFormat } from "./reader.js";
+import { readerKindOf, sourceHead } from "./readers/index.js";
+import { resolveFormat } from "./readers/format.js";
 import { parquetFooter, rangeBuffer } from "./readers/parquet.js";
 
 /** What planning needs of one input: its URI, size and range reads. */
@@ -19,13 +20,17 @@ export interface SplittableInput {
  * - Parquet larger than splitBytes with several row groups: runs of whole row groups, a run closed
  *   once its compressed bytes reach splitBytes;
  * - gzip / zstd JSONL (one compressed stream) and Arrow IPC: never split.
- * The decision depends only on the input's name, size and (Parquet) footer, so it is the same in
+ * The decision depends only on the input's name, first bytes, size and (Parquet) footer, so it is the same in
  * the service and in local mode, and part of what the fingerprint covers (split_bytes is in the pipeline).
  */
 export async function planParts(input: SplittableInput, splitBytes: number, format: InputFormat = "auto"): Promise<InputPart[] | null> {
   if (input.size <= splitBytes) return null;
-  const kind = readerKindFor(format, input.uri);
-  if (kind === "jsonl" && isPlainJsonl(format, input.uri)) {
+  // By what the bytes are, as the reader will decide (readers/format.ts): a gzip file named .jsonl
+  // is one task, not byte ranges of compressed data. Its issues are recorded by the task's reader.
+  const { head } = await sourceHead({ stream: (async function* () {})(), openRange: input.openRange, size: input.size, close: async () => undefined });
+  const resolved = resolveFormat(format, input.uri, head, []);
+  const kind = readerKindOf(resolved);
+  if (resolved === "jsonl") {
     const parts: InputPart[] = [];
     for (let start = 0; start < input.size; start += splitBytes) {
       const part: InputPart = { kind: "bytes", start, end: Math.min(input.size, start + splitBytes) };
@@ -36,12 +41,6 @@ export async function planParts(input: SplittableInput, splitBytes: number, form
   }
   if (kind === "parquet") return parquetParts(input, splitBytes);
   return null;
-}
-
-function isPlainJsonl(format: InputFormat, uri: string): boolean {
-  if (format === "jsonl") return true;
-  if (format !== "auto") return false;
-  return /\.jsonl$/i.test(stripQuery(uri));
 }
 
 async function parquetParts(input: SplittableInput, splitBytes: number): Promise<InputPart[] | null> {

@@ -98,11 +98,42 @@ describe("runTask", () => {
     await expect(run(store, input, "z.jsonl", { batchDocs: 10, onProgress, progressIntervalMs: 0, signal: controller.signal })).rejects.toThrow(
       "cancelled by test",
     );
-    expect(seen.map((p) => p.docs_kept)).toEqual([10, 20]);
+    // One report per batch (batches start small and grow up to batchDocs); the abort after the
+    // first report past 20 documents stops the task before the next batch.
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(seen.slice(0, -1).every((p) => p.docs_in < 20)).toBe(true);
+    expect(seen.at(-1)!.docs_in).toBeGreaterThanOrEqual(20);
+    expect(seen.at(-1)!.docs_kept).toBeLessThanOrEqual(30);
+    expect(seen.every((p, i) => i === 0 || p.docs_kept - seen[i - 1]!.docs_kept <= 10)).toBe(true);
     expect(store.objects.has("ds/fp/dropped/task-00003.jsonl.gz")).toBe(false);
 
     const done: TaskProgress[] = [];
     const r = await run(new MemStore(), chunked(jsonl(...docs)), "z.jsonl", { batchDocs: 10, onProgress: (p) => done.push(p) });
     expect(done.at(-1)).toEqual({ bytes_read: jsonl(...docs).length, docs_in: 50, docs_kept: 50, tokens_kept: r.tokens_kept });
+  });
+});
+
+describe("runTask batches", () => {
+  it("gives the same bytes whatever the batch size (batches are sized by time)", { timeout: 180_000 }, async () => {
+    const spec = parsePipeline({
+      version: 1,
+      name: "batches",
+      steps: [{ step: "normalize" }, { step: "gopher_repetition" }, { step: "gopher_quality" }, { step: "c4_quality" }, { step: "fineweb_quality" }, { step: "tokenize" }],
+    });
+    const file = "data/samples/c4_redpajama_cc_samples.jsonl.gz";
+    const outputs: { objects: Map<string, string>; result: TaskResult }[] = [];
+    for (const batchDocs of [1, 5, 256]) {
+      const store = new MemStore();
+      const result = await run(store, createReadStream(join(ROOT, file)), `file:///${file}`, { spec, batchDocs });
+      const objects = new Map([...store.objects].map(([k, v]) => [k, Buffer.from(v).toString("base64")]));
+      outputs.push({ objects, result });
+    }
+    expect(outputs[0]!.result.docs_kept).toBeGreaterThan(0);
+    expect(outputs[0]!.result.docs_kept).toBeLessThan(outputs[0]!.result.docs_in);
+    for (const o of outputs.slice(1)) {
+      expect(o.result).toEqual(outputs[0]!.result);
+      expect([...o.objects.keys()]).toEqual([...outputs[0]!.objects.keys()]);
+      for (const [k, v] of o.objects) expect(v === outputs[0]!.objects.get(k), k).toBe(true);
+    }
   });
 });

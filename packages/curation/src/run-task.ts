@@ -40,7 +40,10 @@ export interface RunTaskOptions {
   onProgress?: (p: TaskProgress) => void;
   /** Minimum milliseconds between two onProgress calls. Default 500. */
   progressIntervalMs?: number;
-  /** Documents per step batch. Default 256. */
+  /**
+   * Most documents per step batch. Default 256. Batches are made smaller while they take longer than
+   * BATCH_BUDGET_MS (the event loop only turns between batches); the output does not depend on it.
+   */
   batchDocs?: number;
   /** Drop lists for the pipeline's dedup steps, and in a collect pass the barrier to stop at (dedup/step.ts). */
   dedup?: DedupPass;
@@ -63,6 +66,13 @@ export interface TaskResult {
 
 // A batch also closes at this much text so a few huge documents do not pile up in memory.
 const MAX_BATCH_CHARS = 16 * 1024 * 1024;
+/**
+ * Steps are synchronous: a batch holds the event loop for as long as it runs, and a worker's lock
+ * renewal (LOCK_DURATION_MS) and progress writes wait for it. Batches are sized so one takes about
+ * this long (on a loaded machine too: the size follows the measured time), the first ones small.
+ */
+const BATCH_BUDGET_MS = 100;
+const FIRST_BATCH_DOCS = 8;
 
 /**
  * Runs one input through the pipeline: read → steps (in batches) → shards + dropped file. The same
@@ -98,12 +108,24 @@ export async function runTask(o: RunTaskOptions): Promise<TaskResult> {
     o.onProgress({ bytes_read: state.bytes_read, ...progress });
   };
 
+  // Dropped records are written in input order (line, then byte offset), not step by step within
+  // a batch, so the dropped file does not depend on where batches end (their size follows time).
+  // When a batch ends, every pending drop is of a document read before its last one.
+  let pendingDrops: Drop[] = [];
   const drop = (s: StepStats, d: Drop) => {
     s.dropped[d.reason] = (s.dropped[d.reason] ?? 0) + 1;
-    dropped.add(d);
+    pendingDrops.push(d);
   };
+  const flushDrops = () => {
+    pendingDrops.sort((a, b) => a.line - b.line || a.byte_offset - b.byte_offset);
+    for (const d of pendingDrops) dropped.add(d);
+    pendingDrops = [];
+  };
+  const maxDocs = o.batchDocs ?? 256;
+  let batchLimit = Math.min(maxDocs, FIRST_BATCH_DOCS);
   const runBatch = async (batch: Doc[]) => {
     o.signal?.throwIfAborted();
+    const started = performance.now();
     let docs = batch;
     for (const [i, step] of steps.entries()) {
       const s = stats[i + 1]!;
@@ -128,7 +150,11 @@ export async function runTask(o: RunTaskOptions): Promise<TaskResult> {
       progress.docs_kept += 1;
       progress.tokens_kept += doc.tokens!.length;
     }
+    flushDrops();
     report(false);
+    // The next batch's size from this one's time per document: at most double, at least one.
+    const perDoc = (performance.now() - started) / batch.length;
+    batchLimit = Math.max(1, Math.min(maxDocs, batchLimit * 2, Math.floor(BATCH_BUDGET_MS / Math.max(perDoc, 1e-3))));
     // Steps are synchronous CPU work behind a promise: give timers a turn between batches, so a
     // worker's queue-lock renewal and heartbeats are not starved through a long task.
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -151,13 +177,14 @@ export async function runTask(o: RunTaskOptions): Promise<TaskResult> {
     readStats.docs_out += 1;
     batch.push(ev.doc);
     batchChars += ev.doc.text.length;
-    if (batch.length >= (o.batchDocs ?? 256) || batchChars >= MAX_BATCH_CHARS) {
+    if (batch.length >= batchLimit || batchChars >= MAX_BATCH_CHARS) {
       await runBatch(batch);
       batch = [];
       batchChars = 0;
     }
   }
   if (batch.length > 0) await runBatch(batch);
+  flushDrops();
   o.signal?.throwIfAborted();
   if (collectAt >= 0) return collectResult(o, await o.dedup!.collect!.finish(), progress.docs_in, state, stats.slice(0, collectAt + 2));
 

@@ -28,3 +28,14 @@ describe("PROCESSES", () => {
     expect((error as Error).message).toContain(`PROCESSES: must be an integer >= 1 or "auto", got "${raw}"`);
   });
 });
+
+describe("RUN_STALL_TIMEOUT_S", () => {
+  it("defaults to 30 minutes and takes whole seconds", () => {
+    expect(loadCuratorConfig({}).runStallTimeoutMs).toBe(1_800_000);
+    expect(loadCuratorConfig({ RUN_STALL_TIMEOUT_S: "90" }).runStallTimeoutMs).toBe(90_000);
+  });
+
+  it.each(["0", "-5", "soon"])("rejects %j naming the variable", (raw) => {
+    expect(() => loadCuratorConfig({ RUN_STALL_TIMEOUT_S: raw })).toThrow(/^RUN_STALL_TIMEOUT_S: must be/);
+  });
+});

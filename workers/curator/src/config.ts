@@ -28,6 +28,11 @@ export interface CuratorConfig extends CoreConfig {
    * run time so a source registered before a setting changed is held to the current one.
    */
   sourcePolicy: SourcePolicy;
+  /**
+   * A queued or running curation run with no progress for this long is failed by the watchdog
+   * (`RUN_STALL_TIMEOUT_S`, default 1800 s; watchdog.ts says what counts as progress).
+   */
+  runStallTimeoutMs: number;
 }
 
 export function loadCuratorConfig(env: Env, cwd = process.cwd()): CuratorConfig {
@@ -40,6 +45,7 @@ export function loadCuratorConfig(env: Env, cwd = process.cwd()): CuratorConfig 
     stalledIntervalMs: envInt(env, "STALLED_INTERVAL_MS", 15_000),
     shutdownTimeoutMs: envInt(env, "SHUTDOWN_TIMEOUT_MS", 60_000),
     sourcePolicy: sourcePolicyFromEnv(env, cwd),
+    runStallTimeoutMs: envSeconds(env, "RUN_STALL_TIMEOUT_S", 1800) * 1000,
   };
 }
 
@@ -52,5 +58,12 @@ function envProcesses(env: Env, name: string): number {
   if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1) {
     throw new ValidationError(`must be an integer >= 1 or "auto", got "${env[name]}"`, name);
   }
+  return n;
+}
+
+/** A positive number of seconds: 0 would fail every run at once, so it is refused. */
+function envSeconds(env: Env, name: string, fallback: number): number {
+  const n = envInt(env, name, fallback);
+  if (n < 1) throw new ValidationError(`must be an integer >= 1, got "${env[name]}"`, name);
   return n;
 }

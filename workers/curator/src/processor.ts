@@ -1,6 +1,8 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
 import { CURATION_QUEUE, jobs } from "@tokenmill/domain";
 import { isPermanent } from "./errors.js";
+import { failRun, onJobFailed } from "./job-failures.js";
+import { trackJobProgress } from "./watchdog.js";
 import type { CuratorDeps } from "./deps.js";
 import { planRun } from "./plan-run.js";
 import { processTask } from "./process-task.js";
@@ -11,11 +13,13 @@ import { scanPart, scanParts } from "./scan-parts.js";
 /**
  * The curation queue's processor: parses the payload on its first line with the job catalog and
  * dispatches by job name. Domain errors (bad input, missing rows) are permanent; anything else is
- * retried with the catalog's backoff. A run whose plan or finalize job fails for good is marked
- * failed with the reason, so no run is left hanging in `planning` or `finalizing`.
+ * retried with the catalog's backoff. Any job that fails for good — here, or in BullMQ alone (a
+ * job stalled too often) through the worker's `failed` event — fails its run with the reason, so
+ * no run is left `running` behind a flow that can no longer finish (job-failures.ts).
  */
 export function createCurationProcessor(deps: CuratorDeps) {
   return async (job: Job) => {
+    const stopTracking = trackJobProgress(deps, job);
     try {
       switch (job.name) {
         case jobs.planRun.name:
@@ -54,19 +58,15 @@ export function createCurationProcessor(deps: CuratorDeps) {
     } catch (err) {
       const permanent = isPermanent(err);
       const last = permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      if (last && job.name !== jobs.processTask.name) {
-        const runId = (job.data as { runId?: unknown }).runId;
-        if (typeof runId === "string") {
-          await deps.prisma.curationRun
-            .updateMany({
-              where: { id: runId, status: { in: ["queued", "planning", "running", "finalizing"] } },
-              data: { status: "failed", error: `${job.name} failed: ${(err as Error).message}`, finishedAt: new Date() },
-            })
-            .catch(() => undefined);
-        }
+      // Failed here, before BullMQ fails the job (and its parent flow), so the run reads failed first.
+      const runId = (job.data as { runId?: unknown }).runId;
+      if (last && job.name !== jobs.processTask.name && typeof runId === "string") {
+        await failRun(deps, runId, `${job.name} failed: ${(err as Error).message}`).catch(() => undefined);
       }
       if (permanent && !(err instanceof UnrecoverableError)) throw new UnrecoverableError((err as Error).message);
       throw err;
+    } finally {
+      stopTracking();
     }
   };
 }
@@ -89,7 +89,10 @@ export function createCurationWorker(deps: CuratorDeps, opts: WorkerOptions): Wo
     // A task whose worker died is handed to another worker instead of failing the run.
     maxStalledCount: 3,
   });
-  worker.on("failed", (job, err) => deps.logger.warn({ jobId: job?.id, name: job?.name, err: err.message }, "job failed"));
+  worker.on("failed", (job, err) => {
+    deps.logger.warn({ jobId: job?.id, name: job?.name, err: err.message }, "job failed");
+    void onJobFailed(deps, job, err).catch((e: Error) => deps.logger.error({ jobId: job?.id, err: e.message }, "could not fail the job's run"));
+  });
   worker.on("error", (err) => deps.logger.error({ err: err.message }, "worker error"));
   return worker;
 }

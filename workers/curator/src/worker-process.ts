@@ -4,6 +4,7 @@ import { asBullConnection, createQueues, redisConnection } from "@tokenmill/queu
 import { openStore } from "@tokenmill/storage";
 import type { CuratorConfig } from "./config.js";
 import { createCurationWorker } from "./processor.js";
+import { startWatchdog, watchdogInterval } from "./watchdog.js";
 
 /**
  * One worker process: clients → BullMQ worker with `concurrency` jobs; on SIGINT/SIGTERM (or when
@@ -13,8 +14,11 @@ export async function runWorkerProcess(config: CuratorConfig, logger: Logger): P
   const prisma = createPrisma(config.databaseUrl);
   const queues = createQueues({ redisUrl: config.redisUrl, prefix: config.queuePrefix });
   const store = openStore(config.storeUri, config.s3);
+  const deps = { prisma, store, queues, logger, s3: config.s3, sourcePolicy: config.sourcePolicy, workerId: config.workerId };
+  // Every process watches; a Redis lock lets one of them check per interval.
+  const stopWatchdog = startWatchdog(deps, { stallTimeoutMs: config.runStallTimeoutMs, intervalMs: watchdogInterval(config.runStallTimeoutMs) });
   const worker = createCurationWorker(
-    { prisma, store, queues, logger, s3: config.s3, sourcePolicy: config.sourcePolicy, workerId: config.workerId },
+    deps,
     {
       connection: asBullConnection(redisConnection(config.redisUrl)),
       prefix: config.queuePrefix,
@@ -29,6 +33,7 @@ export async function runWorkerProcess(config: CuratorConfig, logger: Logger): P
     if (closing) return;
     closing = true;
     logger.info({ reason }, "draining: finishing active jobs");
+    stopWatchdog();
     await worker.close();
     await queues.close();
     await prisma.$disconnect();

@@ -2,6 +2,7 @@ import type { FileHandle } from "node:fs/promises";
 import { type RecordBatch, RecordBatchReader } from "apache-arrow";
 import { basename, DEFAULT_READER_OPTIONS, type ReadEvent, type ReaderOptions, type ReadState } from "../reader.js";
 import { rowToEvent } from "./columnar.js";
+import { BadInputError } from "./format.js";
 import { type InputSource, peek } from "./source.js";
 
 /** `ARROW1` and its padding to 8 bytes: the head of the IPC file format; also what detection peeks at. */
@@ -23,34 +24,55 @@ export async function* readArrow(source: InputSource, uri: string, options: Read
     state.issues.push({ file: uri, line: 0, byte_offset: 0, reason: "empty_file", detail: "the input holds no rows" });
     return;
   }
-  let reader: AsyncIterable<RecordBatch> | Iterable<RecordBatch>;
-  if (!isFileMagic(head)) reader = await RecordBatchReader.from(counted(stream, state));
-  else if (source.openRange && source.size !== undefined) {
-    await source.close();
-    reader = await RecordBatchReader.from(rangeHandle(source.openRange, source.size, state));
-  } else {
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of counted(stream, state)) chunks.push(chunk);
-    reader = RecordBatchReader.from(Buffer.concat(chunks));
-  }
   let row = 0;
-  for await (const batch of reader) {
-    const names = batch.schema.fields.map((f) => f.name);
-    const columns = names.map((_, j) => batch.getChildAt(j));
-    for (let i = 0; i < batch.numRows; i++) {
-      const record: Record<string, unknown> = {};
-      for (const [j, name] of names.entries()) record[name] = columns[j]?.get(i) ?? null;
-      row += 1;
-      yield rowToEvent(record, row, opts, base);
+  // Errors from reading the bytes (store, network) pass as they are; anything else apache-arrow
+  // throws means the bytes are not valid Arrow IPC, which no retry fixes.
+  const io = { failed: false };
+  try {
+    let reader: AsyncIterable<RecordBatch> | Iterable<RecordBatch>;
+    if (!isFileMagic(head)) reader = await RecordBatchReader.from(counted(stream, state, io));
+    else if (source.openRange && source.size !== undefined) {
+      await source.close();
+      reader = await RecordBatchReader.from(rangeHandle(source.openRange, source.size, state, io));
+    } else {
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of counted(stream, state, io)) chunks.push(chunk);
+      reader = RecordBatchReader.from(Buffer.concat(chunks));
     }
+    for await (const batch of reader) {
+      const names = batch.schema.fields.map((f) => f.name);
+      const columns = names.map((_, j) => batch.getChildAt(j));
+      for (let i = 0; i < batch.numRows; i++) {
+        const record: Record<string, unknown> = {};
+        for (const [j, name] of names.entries()) record[name] = columns[j]?.get(i) ?? null;
+        row += 1;
+        yield rowToEvent(record, row, opts, base);
+      }
+    }
+  } catch (err) {
+    if (io.failed) throw err;
+    throw new BadInputError(uri, `not readable as Arrow IPC${row > 0 ? ` after row ${row}` : ""}: ${(err as Error).message}`);
   }
   if (row === 0) state.issues.push({ file: uri, line: 0, byte_offset: 0, reason: "empty_file", detail: "the input holds no rows" });
 }
 
-async function* counted(stream: AsyncIterable<Uint8Array>, state: ReadState): AsyncGenerator<Uint8Array> {
-  for await (const chunk of stream) {
-    state.bytes_read += chunk.byteLength;
-    yield chunk;
+async function* counted(stream: AsyncIterable<Uint8Array>, state: ReadState, io: { failed: boolean }): AsyncGenerator<Uint8Array> {
+  const it = stream[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      let r: IteratorResult<Uint8Array>;
+      try {
+        r = await it.next();
+      } catch (err) {
+        io.failed = true;
+        throw err;
+      }
+      if (r.done) return;
+      state.bytes_read += r.value.byteLength;
+      yield r.value;
+    }
+  } finally {
+    await it.return?.();
   }
 }
 
@@ -58,7 +80,7 @@ async function* counted(stream: AsyncIterable<Uint8Array>, state: ReadState): As
  * What apache-arrow takes for a node FileHandle (an `fd`, `stat()`, `read(buffer, offset, length,
  * position)`), served by range reads: its file reader then fetches the footer and each batch by range.
  */
-function rangeHandle(openRange: NonNullable<InputSource["openRange"]>, size: number, state: ReadState) {
+function rangeHandle(openRange: NonNullable<InputSource["openRange"]>, size: number, state: ReadState, io: { failed: boolean }) {
   return {
     fd: -1,
     stat: async () => ({ size }),
@@ -66,11 +88,16 @@ function rangeHandle(openRange: NonNullable<InputSource["openRange"]>, size: num
     async read(buffer: Uint8Array, offset: number, length: number, position: number) {
       const end = Math.min(size, position + length);
       let bytesRead = 0;
-      if (end > position) {
-        for await (const chunk of await openRange(position, end)) {
-          buffer.set(chunk, offset + bytesRead);
-          bytesRead += chunk.byteLength;
+      try {
+        if (end > position) {
+          for await (const chunk of await openRange(position, end)) {
+            buffer.set(chunk, offset + bytesRead);
+            bytesRead += chunk.byteLength;
+          }
         }
+      } catch (err) {
+        io.failed = true;
+        throw err;
       }
       state.bytes_read += bytesRead;
       return { bytesRead, buffer };

@@ -1,7 +1,9 @@
 import { type AsyncBuffer, parquetMetadataAsync, parquetRead } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
 import { basename, DEFAULT_READER_OPTIONS, type ReadEvent, type ReaderOptions, type ReadState } from "../reader.js";
+import { TokenmillError } from "@tokenmill/domain";
 import { rowToEvent } from "./columnar.js";
+import { BadInputError } from "./format.js";
 import type { InputSource } from "./source.js";
 
 /**
@@ -99,7 +101,9 @@ export async function parquetFooter(file: AsyncBuffer, uri: string) {
   try {
     return await parquetMetadataAsync(file);
   } catch (err) {
-    throw new Error(`cannot read Parquet footer of ${uri}: ${(err as Error).message}`);
+    // A read that failed (network, store) may succeed next time; bytes that are no Parquet never will.
+    if ((err as { code?: unknown }).code !== undefined || err instanceof TokenmillError) throw err;
+    throw new BadInputError(uri, `cannot read its Parquet footer: ${(err as Error).message}`);
   }
 }
 
