@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pino } from "pino";
 import { createQueues, type Queues } from "@tokenmill/queues";
+import { DEFAULT_SOURCE_POLICY } from "@tokenmill/storage";
 import { checkStalledRuns, noteProgress, startWatchdog, type CuratorDeps } from "@tokenmill/curator";
 import { startStack, waitForRun, type Stack } from "../support/stack.js";
 
@@ -43,7 +44,7 @@ async function startRun(name: string, dir: string, pipeline: { name: string }): 
 beforeAll(async () => {
   stack = await startStack({ store: "file" });
   queues = createQueues({ redisUrl: stack.redisUrl, prefix: stack.queuePrefix });
-  deps = { prisma: stack.prisma, store: stack.store, queues, logger: pino({ level: "silent" }), s3: { region: "us-east-1", forcePathStyle: false }, workerId: "test-watchdog" };
+  deps = { prisma: stack.prisma, store: stack.store, queues, logger: pino({ level: "silent" }), s3: { region: "us-east-1", forcePathStyle: false }, sourcePolicy: DEFAULT_SOURCE_POLICY, workerId: "test-watchdog" };
 }, 120_000);
 
 afterAll(async () => {
