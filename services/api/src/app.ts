@@ -1,7 +1,9 @@
 import Fastify, { type FastifyServerOptions } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { servicesPlugin, type Services } from "./plugins/services.js";
-import { errorsPlugin } from "./plugins/errors.js";
+import { clientErrorHandler, errorsPlugin, frameworkErrors } from "./plugins/errors.js";
+import { serializers } from "./plugins/logging.js";
+import { validationPlugin } from "./plugins/validation.js";
 import { authPlugin } from "./plugins/auth.js";
 import { openapiPlugin } from "./plugins/openapi.js";
 import { healthRoutes } from "./routes/health.js";
@@ -25,15 +27,21 @@ import { runHistoryRoutes } from "./routes/run-history.js";
  * Tests call this with real PostgreSQL, Redis and object stores and drive it with inject().
  */
 export async function buildApp(services: Services, opts: FastifyServerOptions = {}) {
+  const logger = opts.logger === true ? { serializers } : typeof opts.logger === "object" ? { serializers, ...opts.logger } : (opts.logger ?? false);
   const app = Fastify({
-    logger: opts.loggerInstance ? undefined : (opts.logger ?? false),
-    ajv: { customOptions: { coerceTypes: "array", removeAdditional: false, useDefaults: true } },
+    logger: opts.loggerInstance ? undefined : logger,
     bodyLimit: 10 * 1024 * 1024,
+    // JSON bodies with __proto__ or constructor.prototype are refused (400), not stripped.
+    onProtoPoisoning: "error",
+    onConstructorPoisoning: "error",
+    frameworkErrors,
+    clientErrorHandler,
     ...opts,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(servicesPlugin, services);
   await app.register(errorsPlugin);
+  await app.register(validationPlugin);
   await app.register(openapiPlugin);
   await app.register(authPlugin);
 

@@ -39,7 +39,7 @@ export const classifierRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     "/classifiers",
     {
-      preHandler: app.requireScope("write"),
+      onRequest: app.requireScope("write"),
       schema: {
         summary: "Train a quality classifier from a labelled source (synchronously; meant for small data, up to ~100 MB)",
         description:
@@ -93,7 +93,7 @@ export const classifierRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/classifiers",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: {
         summary: "List classifier versions (newest first within a name)",
         tags: ["classifiers"],
@@ -110,7 +110,7 @@ export const classifierRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/classifiers/:name/:version",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: {
         summary: "Get one classifier version (`latest` for the newest)",
         tags: ["classifiers"],

@@ -50,7 +50,7 @@ export const curationDroppedRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/:id/dropped",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: {
         summary: "Sample a run's dropped documents with their reason, detail, provenance and the head of their text",
         tags: ["curation-runs"],

@@ -12,7 +12,7 @@ export const curationRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     "",
     {
-      preHandler: app.requireScope("write"),
+      onRequest: app.requireScope("write"),
       schema: {
         summary: "Start a curation run of a pipeline over a source",
         tags: ["curation-runs"],
@@ -45,7 +45,7 @@ export const curationRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: { summary: "List curation runs, newest first", tags: ["curation-runs"], querystring: ListQuery, response: { 200: page(RunView), ...errors(401, 403) } },
     },
     async (req) => {
@@ -60,7 +60,7 @@ export const curationRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/:id",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: {
         summary: "Get a run: status, progress, per-step kept/dropped by reason, token totals",
         tags: ["curation-runs"],
@@ -74,7 +74,7 @@ export const curationRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     "/:id/cancel",
     {
-      preHandler: app.requireScope("write"),
+      onRequest: app.requireScope("write"),
       schema: {
         summary: "Cancel a run; tasks stop at their next batch and nothing is published",
         tags: ["curation-runs"],

@@ -66,7 +66,7 @@ export const experimentRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     "/experiments/:id/runs",
     {
-      preHandler: app.requireScope("write"),
+      onRequest: app.requireScope("write"),
       schema: {
         summary: "Launch a training run of one stage of an experiment on a backend",
         tags: ["runs"],
@@ -123,7 +123,7 @@ export const experimentRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/experiments/:id/ledger",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: {
         summary: "Token ledger: planned vs consumed tokens per stage × phase × source",
         tags: ["runs"],

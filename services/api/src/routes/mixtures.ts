@@ -78,8 +78,8 @@ const mixtureView = (m: MixtureRow) => ({ id: m.id, name: m.name, fingerprint: m
 /** Mixtures (token budgets over dataset versions), their plans, and experiments made from recipes. */
 export const mixtureRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(recipeApplyRoutes);
-  const read = { preHandler: app.requireScope("read") };
-  const write = { preHandler: app.requireScope("write") };
+  const read = { onRequest: app.requireScope("read") };
+  const write = { onRequest: app.requireScope("write") };
 
   /** Loads every dataset version a spec references: by id, by fingerprint, or by name (newest). */
   async function resolver(spec: MixtureSpec) {

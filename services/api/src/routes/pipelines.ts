@@ -27,7 +27,7 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     "",
     {
-      preHandler: app.requireScope("write"),
+      onRequest: app.requireScope("write"),
       schema: {
         summary: "Define a pipeline; an identical definition returns the existing version (200)",
         description: "Body: `{version: 1, name, steps: [{step, ...params}], output?}`. Unknown steps or parameters are rejected with the offending path.",
@@ -52,7 +52,7 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "",
-    { preHandler: app.requireScope("read"), schema: { summary: "List pipelines", tags: ["pipelines"], querystring: ListQuery, response: { 200: page(PipelineView), ...errors(401, 403) } } },
+    { onRequest: app.requireScope("read"), schema: { summary: "List pipelines", tags: ["pipelines"], querystring: ListQuery, response: { 200: page(PipelineView), ...errors(401, 403) } } },
     async (req) => {
       const [rows, total] = await Promise.all([
         app.prisma.pipeline.findMany({ orderBy: [{ name: "asc" }, { version: "desc" }], take: req.query.limit ?? 50, skip: req.query.offset ?? 0 }),
@@ -65,7 +65,7 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/steps",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: { summary: "The step catalog: every step name with its parameters, types and defaults", tags: ["pipelines"], response: { 200: Type.Unknown() } },
     },
     async () => STEP_CATALOG,
@@ -73,7 +73,7 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/:id",
-    { preHandler: app.requireScope("read"), schema: { summary: "Get a pipeline", tags: ["pipelines"], params: IdParams, response: { 200: PipelineView, ...errors(401, 403, 404) } } },
+    { onRequest: app.requireScope("read"), schema: { summary: "Get a pipeline", tags: ["pipelines"], params: IdParams, response: { 200: PipelineView, ...errors(401, 403, 404) } } },
     async (req) => {
       const row = await app.prisma.pipeline.findUnique({ where: { id: req.params.id } });
       if (!row) throw new NotFoundError("pipeline", req.params.id);

@@ -20,7 +20,7 @@ export const ROLLBACK_WINDOW_MS = 6 * 3600 * 1000;
  * and the sources and pipelines it defined — each only when nothing else uses it.
  */
 export const recipeApplyRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const write = { preHandler: app.requireScope("write") };
+  const write = { onRequest: app.requireScope("write") };
 
   app.post(
     "/experiments/preflight",

@@ -32,7 +32,7 @@ export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     "",
     {
-      preHandler: app.requireScope("write"),
+      onRequest: app.requireScope("write"),
       schema: {
         summary: "Register a source; its URI is probed and must list at least one file",
         tags: ["sources"],
@@ -85,7 +85,7 @@ export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "",
-    { preHandler: app.requireScope("read"), schema: { summary: "List sources", tags: ["sources"], querystring: ListQuery, response: { 200: page(SourceView), ...errors(401, 403) } } },
+    { onRequest: app.requireScope("read"), schema: { summary: "List sources", tags: ["sources"], querystring: ListQuery, response: { 200: page(SourceView), ...errors(401, 403) } } },
     async (req) => {
       const [rows, total] = await Promise.all([
         app.prisma.source.findMany({ orderBy: { createdAt: "desc" }, take: req.query.limit ?? 50, skip: req.query.offset ?? 0 }),
@@ -97,7 +97,7 @@ export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/:id",
-    { preHandler: app.requireScope("read"), schema: { summary: "Get a source", tags: ["sources"], params: IdParams, response: { 200: SourceView, ...errors(401, 403, 404) } } },
+    { onRequest: app.requireScope("read"), schema: { summary: "Get a source", tags: ["sources"], params: IdParams, response: { 200: SourceView, ...errors(401, 403, 404) } } },
     async (req) => {
       const row = await app.prisma.source.findUnique({ where: { id: req.params.id } });
       if (!row) throw new NotFoundError("source", req.params.id);
