@@ -42,8 +42,9 @@ export async function buildApp(services: Services, opts: FastifyServerOptions = 
   await app.register(servicesPlugin, services);
   await app.register(errorsPlugin);
   await app.register(validationPlugin);
-  await app.register(openapiPlugin);
+  // Before openapi: auth's onRoute hook writes each operation's scope into the schema swagger reads.
   await app.register(authPlugin);
+  await app.register(openapiPlugin);
 
   await app.register(healthRoutes);
   await app.register(tokenRoutes, { prefix: "/tokens" });

@@ -34,7 +34,15 @@ export const authPlugin = fp(
     const unauthorized = (reply: FastifyReply, message: string) =>
       reply.status(401).header("www-authenticate", 'Bearer realm="tokenmill"').send(errorBody("unauthorized", message, "headers.authorization"));
 
-    app.decorate("requireScope", (scope: Scope) => async (req: FastifyRequest, reply: FastifyReply) => {
+    // The OpenAPI document states each operation's scope (`security: [{bearer: [scope]}]`), taken from
+    // the hook itself so the spec cannot drift from what is enforced.
+    app.addHook("onRoute", (route) => {
+      const hooks = [route.onRequest ?? []].flat() as { requiredScope?: Scope }[];
+      const scope = hooks.find((h) => h.requiredScope)?.requiredScope;
+      if (scope) route.schema = { ...route.schema, security: [{ bearer: [scope] }] };
+    });
+
+    app.decorate("requireScope", (scope: Scope) => Object.assign(async (req: FastifyRequest, reply: FastifyReply) => {
       const secret = bearer(req);
       if (!secret) return unauthorized(reply, "missing bearer token (Authorization: Bearer tm_...)");
       const tokenHash = hashApiToken(secret);
@@ -52,7 +60,7 @@ export const authPlugin = fp(
           .updateMany({ where: { id: row.id, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: new Date(now - LAST_USED_RESOLUTION_MS) } }] }, data: { lastUsedAt: new Date(now) } })
           .catch((err: unknown) => req.log.warn({ err }, "could not record the token's last use"));
       }
-    });
+    }, { requiredScope: scope }));
   },
   { name: "auth", dependencies: ["services", "errors"] },
 );

@@ -18,6 +18,22 @@ function makeAjv(coerce: boolean): Ajv {
   return ajv;
 }
 
+/**
+ * A copy of `schema` in which every integer without bounds gets JavaScript's safe-integer range: JSON
+ * numbers such as 1e20 are integers to Ajv but not to PostgreSQL, BigInt arithmetic or a scheduler.
+ */
+export function withIntegerBounds(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withIntegerBounds);
+  if (!schema || typeof schema !== "object") return schema;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) out[k] = k === "default" || k === "const" || k === "enum" || k === "examples" ? v : withIntegerBounds(v);
+  if (out.type === "integer") {
+    if (out.maximum === undefined && out.exclusiveMaximum === undefined) out.maximum = Number.MAX_SAFE_INTEGER;
+    if (out.minimum === undefined && out.exclusiveMinimum === undefined) out.minimum = Number.MIN_SAFE_INTEGER;
+  }
+  return out;
+}
+
 /** The first path (e.g. `body.steps.1.name`, `query.limit`) holding a string, or a key, with a NUL. */
 export function findNul(value: unknown, path: string, depth = 0): string | null {
   if (typeof value === "string") return value.includes("\u0000") ? path : null;
@@ -47,7 +63,7 @@ export const validationPlugin = fp(
       }
       const id = (schema as { $id?: string }).$id;
       const known = id ? ajv.getSchema(id) : undefined;
-      return (known ?? ajv.compile(schema as object)) as ReturnType<Parameters<typeof app.setValidatorCompiler>[0]>;
+      return (known ?? ajv.compile(withIntegerBounds(schema) as object)) as ReturnType<Parameters<typeof app.setValidatorCompiler>[0]>;
     });
 
     // PostgreSQL text and jsonb cannot hold NUL: refuse it at the edge, naming where it was, before

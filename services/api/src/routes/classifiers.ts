@@ -48,9 +48,9 @@ export const classifierRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: Type.Object(
           {
             name: Type.String({ pattern: NAME }),
-            source: Type.String({ minLength: 1, description: "Id or name of a registered source." }),
-            label_field: Type.String({ minLength: 1, description: "Dotted path of the label in each record, e.g. `label` or `meta.label`." }),
-            positive_label: Type.Union([Type.String(), Type.Number(), Type.Boolean()], { description: "Label value of the positive (high-quality) class." }),
+            source: Type.String({ minLength: 1, maxLength: 300, description: "Id or name of a registered source." }),
+            label_field: Type.String({ minLength: 1, maxLength: 256, description: "Dotted path of the label in each record, e.g. `label` or `meta.label`." }),
+            positive_label: Type.Union([Type.String({ maxLength: 1024 }), Type.Number(), Type.Boolean()], { description: "Label value of the positive (high-quality) class." }),
             holdout_fraction: Type.Optional(Type.Number({ minimum: 0, maximum: 0.9, default: d.holdout_fraction })),
             seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, default: d.seed })),
             word_ngrams: Type.Optional(Type.Integer({ minimum: 1, maximum: 5, default: d.word_ngrams })),

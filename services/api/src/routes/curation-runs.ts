@@ -18,8 +18,8 @@ export const curationRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ["curation-runs"],
         body: Type.Object(
           {
-            source: Type.String({ minLength: 1, description: "Source id or name." }),
-            pipeline: Type.String({ minLength: 1, description: "Pipeline id, name (latest version) or name@version." }),
+            source: Type.String({ minLength: 1, maxLength: 300, description: "Source id or name." }),
+            pipeline: Type.String({ minLength: 1, maxLength: 300, description: "Pipeline id, name (latest version) or name@version." }),
             dataset_name: Type.Optional(Type.String({ pattern: "^[a-z0-9][a-z0-9._-]{0,127}$", description: "Defaults to the source name." })),
           },
           { additionalProperties: false },

@@ -116,8 +116,9 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<DashboardOptions> = asyn
       schema: {
         summary: "Server-sent events: `run` with the run view (as GET /curation-runs/{id}) on every change, then `end` once it has ended",
         tags: ["dashboard"],
+        security: [{ ticket: [] }],
         params: IdParams,
-        querystring: Type.Object({ ticket: Type.Optional(Type.String({ description: "From POST /events/tickets." })) }),
+        querystring: Type.Object({ ticket: Type.Optional(Type.String({ maxLength: 200, description: "From POST /events/tickets." })) }),
         produces: ["text/event-stream"],
         response: { 200: Type.String({ description: "text/event-stream" }), ...errors(400, 401, 403, 404) },
       },

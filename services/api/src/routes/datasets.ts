@@ -61,7 +61,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: "List dataset versions, newest first",
         tags: ["datasets"],
-        querystring: Type.Intersect([ListQuery, Type.Object({ name: Type.Optional(Type.String()) })]),
+        querystring: Type.Intersect([ListQuery, Type.Object({ name: Type.Optional(Type.String({ maxLength: 300 })) })]),
         response: { 200: page(VersionView), ...errors(401, 403) },
       },
     },

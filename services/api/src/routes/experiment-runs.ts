@@ -52,7 +52,7 @@ const Overrides = Type.Object(
 
 const LaunchBody = Type.Object(
   {
-    stage: Type.Optional(Type.String({ description: "Recipe stage to train (default: the first)." })),
+    stage: Type.Optional(Type.String({ maxLength: 128, description: "Recipe stage to train (default: the first)." })),
     backend: Type.Union([Type.Literal("local"), Type.Literal("slurm"), Type.Literal("kubernetes")], { default: "local" }),
     resources: Type.Optional(Resources),
     retry: Type.Optional(Retry),
@@ -128,7 +128,7 @@ export const experimentRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "Token ledger: planned vs consumed tokens per stage × phase × source",
         tags: ["runs"],
         params: IdParams,
-        querystring: Type.Object({ stage: Type.Optional(Type.String()) }),
+        querystring: Type.Object({ stage: Type.Optional(Type.String({ maxLength: 128 })) }),
         response: { 200: Type.Array(LedgerRow), ...errors(401, 403, 404) },
       },
     },

@@ -25,7 +25,7 @@ const MixtureBody = Type.Object(
     name: Type.String({ pattern: NAME }),
     seed: Type.Integer({ minimum: 0, maximum: 4294967295, description: "Keys every permutation of the sampler." }),
     seq_len: Type.Integer({ minimum: 1 }),
-    tokenizer: Type.String({ description: "Tokenizer id every dataset version must share, e.g. llama3." }),
+    tokenizer: Type.String({ maxLength: 64, description: "Tokenizer id every dataset version must share, e.g. llama3." }),
     block_size: Type.Optional(Type.Integer({ minimum: 1, description: "Sequences per interleaving block (default 65,536)." })),
     phases: Type.Array(Type.Unknown(), { minItems: 1, description: "[{name, tokens?, components: [{name, dataset, weight | repeat | tokens, max_epochs?}], schedule?}]" }),
   },
@@ -218,7 +218,7 @@ export const mixtureRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       name: Type.String({ pattern: NAME }),
       recipe: Type.Unknown({ description: "The recipe document (recipe_version 1)." }),
-      datasets: Type.Record(Type.String(), Type.String(), { description: "recipe source name → dataset version id, fingerprint or name" }),
+      datasets: Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 300 }), { description: "recipe source name → dataset version id, fingerprint or name" }),
     },
     { additionalProperties: false },
   );

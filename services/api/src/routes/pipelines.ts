@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { NotFoundError, parsePipeline, pipelineHash, STEP_CATALOG } from "@tokenmill/domain";
-import { errors, IdParams, ListQuery, page } from "../schemas.js";
+import { errors, IdParams, inBody, ListQuery, page } from "../schemas.js";
 
 export const PipelineView = Type.Object({
   id: Type.String(),
@@ -37,7 +37,7 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req, reply) => {
-      const spec = parsePipeline(req.body);
+      const spec = inBody(() => parsePipeline(req.body));
       const specHash = pipelineHash(spec);
       const same = await app.prisma.pipeline.findUnique({ where: { name_specHash: { name: spec.name, specHash } } });
       if (same) return reply.status(200).send(pipelineView(same));

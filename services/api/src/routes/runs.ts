@@ -31,6 +31,9 @@ declare module "fastify" {
   }
 }
 
+const RUN_STATUSES = ["queued", "starting", "running", "succeeded", "failed", "cancelled"] as const;
+const RunStatus = Type.Unsafe<(typeof RUN_STATUSES)[number]>({ type: "string", enum: [...RUN_STATUSES] });
+
 export interface RunRoutesOptions {
   /** How often a run's event stream re-reads the run (default 1000 ms). */
   pollMs?: number;
@@ -49,7 +52,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
       schema: {
         summary: "List training runs, newest first",
         tags: ["runs"],
-        querystring: Type.Intersect([ListQuery, Type.Object({ experiment: Type.Optional(Type.String({ format: "uuid" })), status: Type.Optional(Type.String()) })]),
+        querystring: Type.Intersect([ListQuery, Type.Object({ experiment: Type.Optional(Type.String({ format: "uuid" })), status: Type.Optional(RunStatus) })]),
         response: { 200: page(TrainingRunView), ...errors(401, 403) },
       },
     },
@@ -146,6 +149,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
       schema: {
         summary: "A trainer's progress report (contract 6), idempotent per (run, step); Authorization: Bearer <run token>",
         tags: ["runs"],
+        security: [{ runToken: [] }],
         params: IdParams,
         headers: Type.Object({ "idempotency-key": Type.Optional(Type.String({ description: "<run>:<step>" })) }),
         body: ProgressBody,
@@ -211,8 +215,9 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
       schema: {
         summary: "Server-sent events: `run` with {run, ledger} on every change, then `end` once the run has ended",
         tags: ["runs"],
+        security: [{ ticket: [] }],
         params: IdParams,
-        querystring: Type.Object({ ticket: Type.Optional(Type.String({ description: "From POST /events/tickets." })) }),
+        querystring: Type.Object({ ticket: Type.Optional(Type.String({ maxLength: 200, description: "From POST /events/tickets." })) }),
         produces: ["text/event-stream"],
         response: { 200: Type.String({ description: "text/event-stream" }), ...errors(400, 401, 403, 404) },
       },

@@ -39,7 +39,7 @@ export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: Type.Object(
           {
             name: Type.String({ pattern: "^[a-z0-9][a-z0-9._-]{0,127}$", description: "Unique name; also the default dataset name." }),
-            uri: Type.String({ minLength: 1, description: "file:///dir/or/glob*.jsonl.gz, s3://bucket/prefix/, https://host/file.jsonl" }),
+            uri: Type.String({ minLength: 1, maxLength: 4096, description: "file:///dir/or/glob*.jsonl.gz, s3://bucket/prefix/, https://host/file.jsonl" }),
             format: Type.Optional(
               Type.Union(
                 [Type.Literal("auto"), Type.Literal("jsonl"), Type.Literal("jsonl.gz"), Type.Literal("jsonl.zst"), Type.Literal("parquet"), Type.Literal("arrow")],
@@ -49,8 +49,8 @@ export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
                 },
               ),
             ),
-            text_field: Type.Optional(Type.String({ minLength: 1, default: "text" })),
-            id_field: Type.Optional(Type.String({ minLength: 1, default: "id" })),
+            text_field: Type.Optional(Type.String({ minLength: 1, maxLength: 256, default: "text" })),
+            id_field: Type.Optional(Type.String({ minLength: 1, maxLength: 256, default: "id" })),
           },
           { additionalProperties: false },
         ),
