@@ -2,7 +2,6 @@ import fp from "fastify-plugin";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { hashApiToken, scopeAllows, type Scope } from "@tokenmill/domain";
 import { errorBody } from "./errors.js";
-import { retryOnConnectionError } from "./db-retry.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -46,7 +45,8 @@ export const authPlugin = fp(
       const secret = bearer(req);
       if (!secret) return unauthorized(reply, "missing bearer token (Authorization: Bearer tm_...)");
       const tokenHash = hashApiToken(secret);
-      const row = await retryOnConnectionError(() => app.prisma.apiToken.findUnique({ where: { tokenHash } }));
+      // A read: retried once on a dropped connection by the client (db-retry.ts).
+      const row = await app.prisma.apiToken.findUnique({ where: { tokenHash } });
       if (!row || row.revokedAt) return unauthorized(reply, "invalid or revoked token");
       const scopes = row.scopes as Scope[];
       if (!scopeAllows(scopes, scope)) {

@@ -28,3 +28,22 @@ export async function retryOnConnectionError<T>(query: () => Promise<T>): Promis
     return query();
   }
 }
+
+const READS = new Set(["findUnique", "findUniqueOrThrow", "findFirst", "findFirstOrThrow", "findMany", "count", "aggregate", "groupBy"]);
+
+/**
+ * The client every route uses: model reads that fail on a connection fault are retried once (the
+ * token lookup of every authenticated request among them). Writes and raw statements are not: their
+ * effect may have committed before the connection broke.
+ */
+export function withReadRetry(prisma: PrismaClient): PrismaClient {
+  return prisma.$extends({
+    query: {
+      $allModels: {
+        $allOperations({ operation, args, query }) {
+          return READS.has(operation) ? retryOnConnectionError(() => query(args)) : query(args);
+        },
+      },
+    },
+  }) as unknown as PrismaClient;
+}

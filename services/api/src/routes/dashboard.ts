@@ -8,7 +8,6 @@ import fastifyStatic from "@fastify/static";
 import { Type } from "typebox";
 import { scopeAllows, type Scope } from "@tokenmill/domain";
 import { errorBody } from "../plugins/errors.js";
-import { retryOnConnectionError } from "../plugins/db-retry.js";
 import { errors, IdParams } from "../schemas.js";
 import { loadRunView, TERMINAL } from "./run-view.js";
 
@@ -94,7 +93,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<DashboardOptions> = asyn
     // Before validation, the query is as parsed: a repeated ?ticket= is an array, and no ticket.
     const ticket = (req.query as { ticket?: unknown }).ticket;
     const tokenId = typeof ticket === "string" ? await app.queues.connection.get(ticketKey(ticket)) : null;
-    const row = tokenId ? await retryOnConnectionError(() => app.prisma.apiToken.findUnique({ where: { id: tokenId } })) : null;
+    const row = tokenId ? await app.prisma.apiToken.findUnique({ where: { id: tokenId } }) : null;
     if (!row || row.revokedAt) {
       return reply.status(401).send(errorBody("unauthorized", "missing, expired or revoked ticket (POST /events/tickets, then ?ticket=)", "query.ticket"));
     }

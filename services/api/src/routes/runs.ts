@@ -5,7 +5,6 @@ import { Type } from "typebox";
 import { ConflictError, hashApiToken, NotFoundError, scopeAllows, type Scope } from "@tokenmill/domain";
 import { errorBody } from "../plugins/errors.js";
 import { bearer } from "../plugins/auth.js";
-import { retryOnConnectionError } from "../plugins/db-retry.js";
 import { errors, IdParams, ListQuery, page } from "../schemas.js";
 import { Broadcaster } from "./dashboard.js";
 import { ProgressIngest } from "./progress-ingest.js";
@@ -113,7 +112,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
     const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
     const hit = identities.get(id);
     if (hit && same(hit.tokenHash, hash)) return hit;
-    const row = await retryOnConnectionError(() => app.prisma.trainingRun.findUnique({ where: { id }, select: { tokenHash: true, experimentId: true, stage: true, mixtureId: true } }));
+    const row = await app.prisma.trainingRun.findUnique({ where: { id }, select: { tokenHash: true, experimentId: true, stage: true, mixtureId: true } });
     if (!row?.tokenHash || !same(row.tokenHash, hash)) return null;
     if (identities.size > 10_000) identities.clear();
     const v = { tokenHash: row.tokenHash, experimentId: row.experimentId, stage: row.stage, mixtureId: row.mixtureId };
@@ -197,7 +196,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
     // Before validation, the query is as parsed: a repeated ?ticket= is an array, and no ticket.
     const ticket = (req.query as { ticket?: unknown }).ticket;
     const tokenId = typeof ticket === "string" ? await app.queues.connection.get(ticketKey(ticket)) : null;
-    const row = tokenId ? await retryOnConnectionError(() => app.prisma.apiToken.findUnique({ where: { id: tokenId } })) : null;
+    const row = tokenId ? await app.prisma.apiToken.findUnique({ where: { id: tokenId } }) : null;
     if (!row || row.revokedAt) return reply.status(401).send(errorBody("unauthorized", "missing, expired or revoked ticket (POST /events/tickets, then ?ticket=)", "query.ticket"));
     if (!scopeAllows(row.scopes as Scope[], scope)) return reply.status(403).send(errorBody("forbidden", `this token lacks the "${scope}" scope`, "query.ticket"));
   };
