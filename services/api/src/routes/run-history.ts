@@ -83,7 +83,7 @@ export const runHistoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: "The latest training run of each given experiment (for lists: status, progress, ETA), with the experiment's run count",
         tags: ["runs"],
-        querystring: Type.Object({ experiment: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 500, description: "Experiment ids, repeated or comma-separated: ?experiment=a,b or ?experiment=a&experiment=b" }) }),
+        querystring: Type.Object({ experiment: Type.Array(Type.String(), { maxItems: 500, description: "Experiment ids, repeated or comma-separated: ?experiment=a,b or ?experiment=a&experiment=b" }) }),
         response: { 200: Type.Object({ items: Type.Array(Type.Object({ experiment_id: Type.String(), runs: Type.Integer(), run: TrainingRunView })) }), ...errors(400, 401, 403) },
       },
     },
