@@ -237,7 +237,7 @@ describe("schema fuzz from /openapi.json", () => {
     }
   });
 
-  it("refuses a weight that is not a finite, plannable number, naming it", async () => {
+  it("answers a huge, negative or zero weight with a 4xx in the error shape", async () => {
     const admin = { authorization: `Bearer ${stack.admin}` };
     for (const weight of [1e308, -1, 0]) {
       const phases = [{ name: "p", tokens: 1024, components: [{ name: "a", dataset: uuid(prng(2)), weight }] }];
