@@ -29,7 +29,6 @@ import { runHistoryRoutes } from "./routes/run-history.js";
 export async function buildApp(services: Services, opts: FastifyServerOptions = {}) {
   const logger = opts.logger === true ? { serializers } : typeof opts.logger === "object" ? { serializers, ...opts.logger } : (opts.logger ?? false);
   const app = Fastify({
-    logger: opts.loggerInstance ? undefined : logger,
     bodyLimit: 10 * 1024 * 1024,
     // JSON bodies with __proto__ or constructor.prototype are refused (400), not stripped.
     onProtoPoisoning: "error",
@@ -37,6 +36,8 @@ export async function buildApp(services: Services, opts: FastifyServerOptions = 
     frameworkErrors,
     clientErrorHandler,
     ...opts,
+    // After opts: a logger Fastify builds gets the redacting serializers too (see plugins/logging.ts).
+    logger: opts.loggerInstance ? undefined : logger,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(servicesPlugin, services);

@@ -1,3 +1,5 @@
+import type { PrismaClient } from "@tokenmill/db";
+
 /**
  * PostgreSQL connection faults: the server ended the session (57P01 admin_shutdown, 57P02, 57P03,
  * class 08 connection exceptions) or the socket broke. A pooled connection can be dead before anyone
