@@ -6,7 +6,7 @@ export const ErrorBody = Type.Object(
   {
     error: Type.String({ description: "Stable machine-readable code, e.g. validation_error, not_found." }),
     message: Type.String(),
-    field: Type.Optional(Type.String({ description: "The offending input, e.g. body.uri or steps[1].min_chars." })),
+    field: Type.Optional(Type.String({ description: "The offending input, e.g. body.uri, body.steps[1].min_chars, query.offset, headers.authorization." })),
   },
   { $id: "ErrorBody", title: "ErrorBody" },
 );

@@ -150,7 +150,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
         tags: ["runs"],
         security: [{ runToken: [] }],
         params: IdParams,
-        headers: Type.Object({ "idempotency-key": Type.Optional(Type.String({ description: "<run>:<step>" })) }),
+        headers: Type.Object({ "idempotency-key": Type.Optional(Type.String({ maxLength: 128, description: "<run>:<step>" })) }),
         body: ProgressBody,
         response: {
           200: Type.Object({ accepted: Type.Boolean({ description: "false: this step was already recorded (a retry)" }), step: Type.Integer() }),
