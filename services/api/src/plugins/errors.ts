@@ -40,8 +40,11 @@ function frameworkFault(err: FastifyError): { error: string; field: string } {
   }
 }
 
-function defaultField(status: number): string {
-  return status === 401 || status === 403 ? "headers.authorization" : status >= 404 && status !== 422 ? "url" : "body";
+/** Where an error points when its thrower named nothing: the resource's id for a missing or conflicting one. */
+function defaultField(status: number, req: FastifyRequest): string {
+  if (status === 401 || status === 403) return "headers.authorization";
+  if (status === 400 || status === 422) return "body";
+  return (req.params as { id?: unknown } | undefined)?.id !== undefined ? "params.id" : "url";
 }
 
 /** Errors Fastify raises while routing, before any hook: a malformed %-escape, an over-long parameter. */
@@ -84,7 +87,7 @@ export const errorsPlugin = fp(
     });
     app.setErrorHandler((err: FastifyError & { field?: string }, req, reply) => {
       if (err instanceof TokenmillError) {
-        const field = (err as { field?: string }).field ?? defaultField(err.statusCode);
+        const field = (err as { field?: string }).field ?? defaultField(err.statusCode, req);
         return reply.status(err.statusCode).send(errorBody(err.code, err.message, field));
       }
       if (err.validation) {

@@ -71,7 +71,7 @@ export const classifierRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const source =
         (await app.prisma.source.findUnique({ where: { name: ref } })) ??
         (/^[0-9a-f-]{36}$/i.test(ref) ? await app.prisma.source.findUnique({ where: { id: ref } }) : null);
-      if (!source) throw new NotFoundError("source", ref);
+      if (!source) throw new NotFoundError("source", ref, "body.source");
       if (source.format !== "auto" && source.format !== "jsonl" && source.format !== "jsonl.gz") {
         throw new ValidationError(`source format ${source.format} is not supported for training`, "body.source");
       }

@@ -117,7 +117,7 @@ export const mixtureRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   async function createMixture(name: string, spec: MixtureSpec, prefix = "body", tx = app.prisma) {
     const { plan: p, idOf } = await plan(spec, prefix);
-    if (await tx.mixture.findUnique({ where: { name } })) throw new ConflictError(`a mixture named ${name} exists`);
+    if (await tx.mixture.findUnique({ where: { name } })) throw new ConflictError(`a mixture named ${name} exists`, "body.name");
     return tx.mixture.create({
       data: {
         name,
@@ -249,7 +249,7 @@ export const mixtureRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { name, datasets } = req.body;
       for (const s of recipe.sources) if (!datasets[s.name]) throw new ValidationError(`no dataset version given for source ${s.name}`, `body.datasets.${s.name}`);
       for (const k of Object.keys(datasets)) if (!recipe.sources.some((s) => s.name === k)) throw new ValidationError("not a source of the recipe", `body.datasets.${k}`);
-      if (await app.prisma.experiment.findUnique({ where: { name } })) throw new ConflictError(`an experiment named ${name} exists`);
+      if (await app.prisma.experiment.findUnique({ where: { name } })) throw new ConflictError(`an experiment named ${name} exists`, "body.name");
       const specs = recipe.stages.map((st, si) => ({
         stage: st.name,
         si,
