@@ -108,11 +108,11 @@ describe("pipelines", () => {
   });
 
   it.each([
-    [{ ...spec, steps: [{ step: "dedupe" }, { step: "tokenize" }] }, "steps[0].step", "unknown step"],
-    [{ ...spec, steps: [{ step: "length", min_chars: -3 }, { step: "tokenize" }] }, "steps[0].min_chars", "≥ 0"],
-    [{ ...spec, steps: [{ step: "length", min_char: 3 }, { step: "tokenize" }] }, "steps[0].min_char", "unknown parameter"],
-    [{ ...spec, steps: [{ step: "normalize" }] }, "steps", "tokenize"],
-    [{ ...spec, version: 2 }, "version", "unsupported"],
+    [{ ...spec, steps: [{ step: "dedupe" }, { step: "tokenize" }] }, "body.steps[0].step", "unknown step"],
+    [{ ...spec, steps: [{ step: "length", min_chars: -3 }, { step: "tokenize" }] }, "body.steps[0].min_chars", "≥ 0"],
+    [{ ...spec, steps: [{ step: "length", min_char: 3 }, { step: "tokenize" }] }, "body.steps[0].min_char", "unknown parameter"],
+    [{ ...spec, steps: [{ step: "normalize" }] }, "body.steps", "tokenize"],
+    [{ ...spec, version: 2 }, "body.version", "unsupported"],
   ])("rejects a bad pipeline naming %s", async (payload, field, message) => {
     const res = await stack.app.inject({ method: "POST", url: "/pipelines", headers: auth(write), payload });
     expect(res.statusCode).toBe(400);

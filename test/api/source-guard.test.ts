@@ -96,13 +96,13 @@ describe("pipeline parameters that name files", () => {
 
   it("refuses classifier paths and eval folders outside the roots at definition, naming the parameter", async () => {
     const cases: [Record<string, unknown>, string][] = [
-      [{ step: "quality_classifier", model: "/etc/passwd" }, "steps[0].model"],
-      [{ step: "quality_classifier", model: "file:///etc/passwd" }, "steps[0].model"],
-      [{ step: "quality_classifier", model: "../../etc/model.bin" }, "steps[0].model"],
-      [{ step: "quality_classifier", model: `${root}/../outside/model.bin` }, "steps[0].model"],
-      [{ step: "decontaminate", eval_dir: "/etc" }, "steps[0].eval_dir"],
-      [{ step: "decontaminate", eval_dir: "/nonexistent" }, "steps[0].eval_dir"],
-      [{ step: "decontaminate", eval_dir: `${root}/../outside` }, "steps[0].eval_dir"],
+      [{ step: "quality_classifier", model: "/etc/passwd" }, "body.steps[0].model"],
+      [{ step: "quality_classifier", model: "file:///etc/passwd" }, "body.steps[0].model"],
+      [{ step: "quality_classifier", model: "../../etc/model.bin" }, "body.steps[0].model"],
+      [{ step: "quality_classifier", model: `${root}/../outside/model.bin` }, "body.steps[0].model"],
+      [{ step: "decontaminate", eval_dir: "/etc" }, "body.steps[0].eval_dir"],
+      [{ step: "decontaminate", eval_dir: "/nonexistent" }, "body.steps[0].eval_dir"],
+      [{ step: "decontaminate", eval_dir: `${root}/../outside` }, "body.steps[0].eval_dir"],
     ];
     const messages = new Set<string>();
     for (const [i, [step, field]] of cases.entries()) {

@@ -55,14 +55,14 @@ describe("tokenmill CLI over the REST API", () => {
     const runs = JSON.parse((await tm(["--json", "curate", "list"])).stdout);
     const cancel = await tm(["curate", "cancel", runs.items[0].id]);
     expect(cancel.code).toBe(1);
-    expect(cancel.stderr).toMatch(/error: run .* is already succeeded \(HTTP 409\)/);
+    expect(cancel.stderr).toMatch(/error: run .* is already succeeded \(HTTP 409, field params\.id\)/);
     const badPipeline = join(tmp, "bad.yaml");
     await writeFile(badPipeline, "version: 1\nname: bad\nsteps:\n  - step: length\n    min_chars: -1\n  - step: tokenize\n");
     const bad = await tm(["pipelines", "create", badPipeline]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("steps[0].min_chars");
     const noAuth = await tm(["sources", "list"], { TOKENMILL_TOKEN: "tm_wrong" });
-    expect(noAuth.stderr).toMatch(/invalid or revoked token \(HTTP 401\)/);
+    expect(noAuth.stderr).toMatch(/invalid or revoked token \(HTTP 401, field headers\.authorization\)/);
     const down = await tm(["sources", "list"], { TOKENMILL_URL: "http://127.0.0.1:9" });
     expect(down.stderr).toMatch(/cannot reach the tokenmill API at http:\/\/127\.0\.0\.1:9/);
   });

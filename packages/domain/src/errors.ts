@@ -26,8 +26,10 @@ export class NotFoundError extends TokenmillError {
   constructor(
     readonly resource: string,
     readonly id: string,
+    /** Where the missing reference came from (e.g. `body.source`); the request URL when unset. */
+    readonly field?: string,
   ) {
-    super(`${resource} ${id} not found`);
+    super(`${resource} ${id.length > 80 ? `${id.slice(0, 80)}…` : id} not found`);
     this.name = "NotFoundError";
   }
 }
@@ -35,7 +37,11 @@ export class NotFoundError extends TokenmillError {
 export class ConflictError extends TokenmillError {
   override readonly statusCode = 409;
   override readonly code = "conflict";
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The input that conflicts (e.g. `body.name`); the request URL when unset. */
+    readonly field?: string,
+  ) {
     super(message);
     this.name = "ConflictError";
   }

@@ -7,3 +7,4 @@ export * from "./tokens.js";
 export * from "./env.js";
 export * from "./mixture/index.js";
 export * from "./recipe/index.js";
+export * from "./lid176.js";

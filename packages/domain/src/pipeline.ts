@@ -1,258 +1,24 @@
 import { parse as parseYaml } from "yaml";
 import { ValidationError } from "./errors.js";
 import { canonicalJson, sha256Hex } from "./hash.js";
+import {
+  MAX_PARAM_LIST,
+  MAX_PARAM_STRING,
+  OUTPUT_PARAMS,
+  PIPELINE_FORMAT_VERSION,
+  STEP_CATALOG,
+  STEP_NAMES,
+  type OutputConfig,
+  type ParamSpec,
+  type PipelineSpec,
+  type StepConfig,
+  type StepName,
+  type StepSpec,
+} from "./pipeline-steps.js";
 
-/**
- * Pipeline files: the public, versioned format (DESIGN.md, "User-facing file formats").
- * Every step is named by a stable snake_case name; each parameter is declared here once with its
- * type, bounds and default, so validation, defaults and docs come from the same table.
- */
-export const PIPELINE_FORMAT_VERSION = 1;
+export * from "./pipeline-steps.js";
 
-type ParamType = "integer" | "number" | "boolean" | "string" | "string_list";
-
-export interface ParamSpec {
-  type: ParamType;
-  default: unknown;
-  doc: string;
-  min?: number;
-  max?: number;
-  enum?: readonly string[];
-}
-
-export interface StepSpec {
-  doc: string;
-  params: Record<string, ParamSpec>;
-}
-
-export const STEP_CATALOG = {
-  normalize: {
-    doc: "Unicode normalization and whitespace clean-up. Never drops a document.",
-    params: {
-      form: { type: "string", enum: ["NFC", "NFKC", "NFD", "NFKD"], default: "NFC", doc: "Unicode normalization form." },
-      strip: { type: "boolean", default: true, doc: "Trim leading and trailing whitespace." },
-      collapse_blank_lines: {
-        type: "boolean",
-        default: false,
-        doc: "Collapse runs of three or more newlines into two.",
-      },
-    },
-  },
-  length: {
-    doc: "Drops documents whose text is shorter or longer than the bounds (in Unicode code points and whitespace-separated words).",
-    params: {
-      min_chars: { type: "integer", min: 0, default: 1, doc: "Minimum length in code points; shorter → `length:too_short`." },
-      max_chars: {
-        type: "integer",
-        min: 1,
-        default: 1_000_000,
-        doc: "Maximum length in code points; longer → `length:too_long`.",
-      },
-      min_words: { type: "integer", min: 0, default: 0, doc: "Minimum whitespace-separated words; fewer → `length:too_few_words`." },
-    },
-  },
-  language_id: {
-    doc: "fastText lid.176 language identification (the model datatrove's LanguageFilter uses, shipped in the npm package fasttext.wasm.js). Stores `language` and `language_score` on the document (shard `meta.fields`); drops documents whose score for every allowed language is ≤ min_score (`language_id:not_allowed`).",
-    params: {
-      languages: {
-        type: "string_list",
-        default: ["en"],
-        doc: "Allowed languages (lid.176 labels: ISO 639-1 where one exists, e.g. en, de, fr). An empty list keeps any language whose top score is above min_score.",
-      },
-      min_score: { type: "number", min: 0, max: 1, default: 0.65, doc: "A document is kept when an allowed language scores above this (datatrove: language_threshold)." },
-    },
-  },
-  gopher_repetition: {
-    doc: "Gopher repetition rules (Rae et al. 2021, table A1) exactly as datatrove's GopherRepetitionFilter; words are spaCy `blank(\"en\")` tokens. A fraction of 0 disables the line/paragraph rules.",
-    params: {
-      dup_line_frac: { type: "number", min: 0, max: 1, default: 0.3, doc: "Max share of duplicated lines (`dup_line_frac`)." },
-      dup_para_frac: { type: "number", min: 0, max: 1, default: 0.3, doc: "Max share of duplicated paragraphs (`dup_para_frac`)." },
-      dup_line_char_frac: { type: "number", min: 0, max: 1, default: 0.2, doc: "Max share of characters in duplicated lines (`dup_line_char_frac`)." },
-      dup_para_char_frac: { type: "number", min: 0, max: 1, default: 0.2, doc: "Max share of characters in duplicated paragraphs (`dup_para_char_frac`)." },
-      top_2_gram_frac: { type: "number", min: 0, max: 1, default: 0.2, doc: "Max character share of the most frequent word 2-gram (`top_2_gram`)." },
-      top_3_gram_frac: { type: "number", min: 0, max: 1, default: 0.18, doc: "Same for 3-grams (`top_3_gram`)." },
-      top_4_gram_frac: { type: "number", min: 0, max: 1, default: 0.16, doc: "Same for 4-grams (`top_4_gram`)." },
-      dup_5_gram_frac: { type: "number", min: 0, max: 1, default: 0.15, doc: "Max character share of duplicated 5-grams (`duplicated_5_n_grams`)." },
-      dup_6_gram_frac: { type: "number", min: 0, max: 1, default: 0.14, doc: "Same for 6-grams." },
-      dup_7_gram_frac: { type: "number", min: 0, max: 1, default: 0.13, doc: "Same for 7-grams." },
-      dup_8_gram_frac: { type: "number", min: 0, max: 1, default: 0.12, doc: "Same for 8-grams." },
-      dup_9_gram_frac: { type: "number", min: 0, max: 1, default: 0.11, doc: "Same for 9-grams." },
-      dup_10_gram_frac: { type: "number", min: 0, max: 1, default: 0.1, doc: "Same for 10-grams." },
-    },
-  },
-  gopher_quality: {
-    doc: "Gopher quality rules (Rae et al. 2021) exactly as datatrove's GopherQualityFilter; words are spaCy `blank(\"en\")` tokens. 0 disables a rule.",
-    params: {
-      min_doc_words: { type: "integer", min: 0, default: 50, doc: "Fewer non-symbol words → `short_doc`." },
-      max_doc_words: { type: "integer", min: 0, default: 100_000, doc: "More non-symbol words → `long_doc`." },
-      min_avg_word_length: { type: "number", min: 0, default: 3, doc: "Mean non-symbol word length below → `below_avg_threshold`." },
-      max_avg_word_length: { type: "number", min: 0, default: 10, doc: "Mean non-symbol word length above → `above_avg_threshold`." },
-      max_symbol_word_ratio: { type: "number", min: 0, default: 0.1, doc: "`#` per word, or `...`/`…` per word, above → `too_many_hashes` / `too_many_ellipsis`." },
-      max_bullet_lines_ratio: { type: "number", min: 0, max: 1, default: 0.9, doc: "Share of lines starting with `•` or `-` above → `too_many_bullets`." },
-      max_ellipsis_lines_ratio: { type: "number", min: 0, max: 1, default: 0.3, doc: "Share of lines ending with an ellipsis above → `too_many_end_ellipsis`." },
-      max_non_alpha_words_ratio: { type: "number", min: 0, max: 1, default: 0.8, doc: "Share of words with an alphabetic character below → `below_alpha_threshold`." },
-      min_stop_words: { type: "integer", min: 0, default: 2, doc: "Fewer distinct stop words (2024: stop-word tokens) → `too_few_stop_words`." },
-      stop_words: { type: "string_list", default: ["the", "be", "to", "of", "and", "that", "have", "with"], doc: "Stop words (case-sensitive, as in datatrove)." },
-      definition: {
-        type: "string",
-        enum: ["datatrove-0.10", "fineweb-2024"],
-        default: "datatrove-0.10",
-        doc: "`datatrove-0.10`: the current release (counts distinct stop words). `fineweb-2024`: the June 2024 code FineWeb was built with (counts stop-word tokens).",
-      },
-    },
-  },
-  c4_quality: {
-    doc: "C4 rules (Raffel et al. 2020) as datatrove's C4QualityFilter: drops lines (rewriting the text) and drops documents. Lines are `str.splitlines()`; sentences are spaCy sentencizer sentences.",
-    params: {
-      remove_citations: { type: "boolean", default: true, doc: "Remove Wikipedia citation marks (`[1]`, `[edit]`, `[citation needed]`) from lines." },
-      filter_no_terminal_punct: { type: "boolean", default: true, doc: "Drop lines not ending in . ? ! \" ' (or ending in ...)." },
-      min_num_sentences: { type: "integer", min: -1, default: 5, doc: "Fewer sentences in kept lines → `too_few_sentences` (-1 disables)." },
-      min_words_per_line: { type: "integer", min: -1, default: 3, doc: "Drop lines with fewer whitespace-separated words (-1 disables)." },
-      max_word_length: { type: "integer", min: -1, default: 1000, doc: "Drop lines with a longer word (-1 disables)." },
-      filter_lorem_ipsum: { type: "boolean", default: true, doc: "A kept line containing \"lorem ipsum\" → `lorem_ipsum`." },
-      filter_javascript: { type: "boolean", default: true, doc: "Drop lines mentioning \"javascript\"." },
-      filter_curly_bracket: { type: "boolean", default: true, doc: "A kept line containing `{` → `curly_bracket`." },
-      filter_policy: { type: "boolean", default: true, doc: "Drop lines with cookie / terms-of-use / privacy-policy phrases." },
-      filter_bad_words: {
-        type: "boolean",
-        default: false,
-        doc: "Documents containing a word of the LDNOOBW English list (the commit C4 and datatrove's C4BadWordsFilter pin) → `bad_words`. Off by default, as in datatrove's C4QualityFilter.",
-      },
-    },
-  },
-  fineweb_quality: {
-    doc: "FineWeb rules (Penedo et al. 2024) exactly as datatrove's FineWebQualityFilter in the chosen `definition`; words are spaCy `blank(\"en\")` tokens.",
-    params: {
-      definition: {
-        type: "string",
-        enum: ["datatrove-0.10", "fineweb-2024"],
-        default: "datatrove-0.10",
-        doc: "`datatrove-0.10`: the current release (blank lines ignored, datatrove's TERMINAL_PUNCTUATION, strict `<`/`>`). `fineweb-2024`: the June 2024 code FineWeb was built with (blank lines count, stop characters . ' \" ! ?, `≤`/`≥`).",
-      },
-      line_punct_thr: { type: "number", min: 0, max: 1, default: 0.12, doc: "Share of lines ending in terminal punctuation below (2024: at or below) → `line_punct_ratio`." },
-      line_punct_exclude_zero: { type: "boolean", default: false, doc: "Do not apply line_punct_thr to documents with no such line." },
-      short_line_thr: { type: "number", min: 0, max: 1, default: 0.67, doc: "Share of short lines above (2024: at or above) → `short_line_ratio`." },
-      short_line_length: { type: "integer", min: 0, default: 30, doc: "A line of at most this many code points is short." },
-      char_duplicates_ratio: { type: "number", min: 0, max: 1, default: 0.01, doc: "Share of characters in duplicated lines above (2024: at or above) → `char_dup_ratio`." },
-      new_line_ratio: { type: "number", min: 0, default: 0.3, doc: "Newlines per word above → `list_ratio`." },
-    },
-  },
-  pii: {
-    doc: "Masks e-mail addresses and public IP addresses (datatrove's PIIFormatter regexes and replacement strings; IPv6 added). Never drops a document; masked counts go to the step's `counters`.",
-    params: {
-      emails: { type: "boolean", default: true, doc: "Mask e-mail addresses (→ email@example.com, firstname.lastname@example.org in turn)." },
-      ipv4: { type: "boolean", default: true, doc: "Mask IPv4 addresses (→ datatrove's six replacement addresses in turn)." },
-      ipv6: { type: "boolean", default: true, doc: "Mask IPv6 addresses (→ 2001:db8::1, the documentation prefix)." },
-      only_public_ips: { type: "boolean", default: true, doc: "Mask only globally routable addresses (Python's `ipaddress.is_global`)." },
-    },
-  },
-  decontaminate: {
-    doc: "Drops documents sharing word n-grams with a registered eval set (words lowercased, punctuation removed). Reason `decontaminate:<eval set>`; detail names the item and the matched n-gram. A missing or empty eval set fails the run.",
-    params: {
-      eval_sets: {
-        type: "string_list",
-        enum: ["gsm8k_test", "math500", "humaneval"],
-        min: 1,
-        default: ["gsm8k_test", "math500", "humaneval"],
-        doc: "Eval sets from the registry (data/eval/).",
-      },
-      ngram: { type: "integer", min: 1, max: 64, default: 13, doc: "n-gram length in words (13 as in GPT-3 and later decontamination studies)." },
-      min_matches: { type: "integer", min: 1, default: 1, doc: "Distinct n-grams a document must share with one eval item to be dropped." },
-      eval_dir: { type: "string", default: "", doc: "Folder holding the eval set files; empty means the registry bundled in data/eval/." },
-    },
-  },
-  quality_classifier: {
-    doc: "Scores each document with a trained hashed word n-gram classifier (fastText, the DCLM approach; `tokenmill classifiers train`) and drops documents scoring below `threshold` (`quality_classifier:below_threshold`, the score in the detail). The score (probability of the positive label) is stored in the document's fields and as a float32 shard column named `field`.",
-    params: {
-      model: { type: "string", default: "", doc: "`name@version` or `name` (the newest version) of a classifier on the object store (classifiers/<name>/<version>/model.bin); in local mode also a path to a model.bin." },
-      threshold: { type: "number", min: 0, max: 1, default: 0.5, doc: "Documents scoring below this are dropped (0 keeps every document)." },
-      field: { type: "string", default: "quality_score", doc: "Field and shard column name for the score." },
-    },
-  },
-  tokenize: {
-    doc: "Tokenizes the text (token-identical to Hugging Face `tokenizers`). Text that spells a special token, e.g. `<|eot_id|>`, is tokenized as ordinary text.",
-    params: {
-      tokenizer: { type: "string", enum: ["llama3"], default: "llama3", doc: "Tokenizer id." },
-      min_tokens: { type: "integer", min: 0, default: 1, doc: "Documents with fewer tokens are dropped (`tokenize:too_few_tokens`)." },
-    },
-  },
-  exact_dedup: {
-    doc: "Drops documents whose normalized text equals an earlier document's (128-bit content hash), across every task of the run. The kept copy is the first in input order (lowest task, then line); drops are `exact_dedup:duplicate` naming the kept doc_id.",
-    params: {
-      normalize: {
-        type: "string",
-        enum: ["none", "whitespace"],
-        default: "whitespace",
-        doc: "What is ignored when comparing texts: `whitespace` (default) hashes the NFC text with runs of whitespace collapsed to one space and trimmed; `none` hashes the text as it reaches the step.",
-      },
-    },
-  },
-  minhash_dedup: {
-    doc: "Fuzzy dedup with MinHash LSH over word n-grams of the simplified text (lowercase, punctuation removed, digit runs → 0, diacritics stripped), distributed over the run's tasks. Candidate pairs that share a band are merged only when their signatures' estimated Jaccard reaches `threshold`; a document is dropped (`minhash_dedup:near_duplicate`, naming the kept doc_id and the estimated Jaccard) when it is that similar to an earlier kept document. Defaults as datatrove's MinhashConfig.",
-    params: {
-      ngram: { type: "integer", min: 1, max: 64, default: 5, doc: "Words per shingle. Default 5." },
-      buckets: { type: "integer", min: 1, max: 512, default: 14, doc: "LSH bands. Default 14." },
-      hashes_per_bucket: { type: "integer", min: 1, max: 256, default: 8, doc: "Hashes (rows) per band. Default 8." },
-      hash_bits: { type: "integer", min: 32, max: 64, default: 64, doc: "Width of each MinHash value: 32 or 64. Default 64." },
-      threshold: {
-        type: "number",
-        min: 0,
-        max: 1,
-        default: 0.7,
-        doc: "Minimum estimated Jaccard (over all buckets × hashes_per_bucket values) for a candidate pair to be merged. Default 0.7.",
-      },
-      seed: { type: "integer", min: 0, max: 4_294_967_295, default: 1, doc: "Seed of the hash family. Default 1." },
-    },
-  },
-} as const satisfies Record<string, StepSpec>;
-
-export type StepName = keyof typeof STEP_CATALOG;
-export const STEP_NAMES = Object.keys(STEP_CATALOG) as StepName[];
-
-export interface StepConfig {
-  step: StepName;
-  [param: string]: unknown;
-}
-
-export interface OutputConfig {
-  /** Rows per Arrow record batch inside a shard. */
-  batch_rows: number;
-  /** A shard is closed once it holds this many tokens. */
-  shard_max_tokens: number;
-  /** Keep the (normalized) text column in the shards. */
-  keep_text: boolean;
-  /**
-   * Inputs larger than this are split into several tasks: plain JSONL by byte range (each task
-   * takes the lines that start in its range), Parquet by runs of whole row groups. Compressed JSONL
-   * and Arrow IPC files are one task each.
-   */
-  split_bytes: number;
-}
-
-export const OUTPUT_PARAMS: Record<keyof OutputConfig, ParamSpec> = {
-  batch_rows: { type: "integer", min: 1, max: 1_000_000, default: 1024, doc: "Rows per Arrow record batch." },
-  shard_max_tokens: {
-    type: "integer",
-    min: 1,
-    default: 50_000_000,
-    doc: "A shard is closed once it holds at least this many tokens.",
-  },
-  keep_text: { type: "boolean", default: true, doc: "Store the text column beside the tokens." },
-  split_bytes: {
-    type: "integer",
-    min: 1024,
-    default: 256 * 1024 * 1024,
-    doc: "Inputs larger than this are split into tasks: plain JSONL by byte range, Parquet by row groups (gzip/zstd JSONL and Arrow stay whole).",
-  },
-};
-
-export interface PipelineSpec {
-  version: 1;
-  name: string;
-  steps: StepConfig[];
-  output: OutputConfig;
-}
-
+/** Pipeline files: parsing and validation against the step catalog of pipeline-steps.ts. */
 const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 
 /** Parses a pipeline file's text (YAML or JSON). */
@@ -276,7 +42,7 @@ export function parsePipeline(input: unknown): PipelineSpec {
     if (!["version", "name", "steps", "output"].includes(key)) throw new ValidationError("unknown field", key);
   }
   if (input.version !== PIPELINE_FORMAT_VERSION) {
-    throw new ValidationError(`unsupported version ${JSON.stringify(input.version)}; expected ${PIPELINE_FORMAT_VERSION}`, "version");
+    throw new ValidationError(`unsupported version ${show(input.version)}; expected ${PIPELINE_FORMAT_VERSION}`, "version");
   }
   if (typeof input.name !== "string" || !NAME_RE.test(input.name)) {
     throw new ValidationError("must be 1-128 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit", "name");
@@ -301,11 +67,18 @@ function parseStep(raw: unknown, path: string): StepConfig {
   const name = raw.step;
   if (typeof name !== "string") throw new ValidationError("missing `step` name", `${path}.step`);
   if (!(name in STEP_CATALOG)) {
-    throw new ValidationError(`unknown step "${name}"; known steps: ${STEP_NAMES.join(", ")}`, `${path}.step`);
+    throw new ValidationError(`unknown step ${show(name)}; known steps: ${STEP_NAMES.join(", ")}`, `${path}.step`);
   }
   const { step: _ignored, ...params } = raw;
   const spec = STEP_CATALOG[name as StepName] as StepSpec;
-  return { step: name as StepName, ...parseParams(params, spec.params, path) };
+  const out = parseParams(params, spec.params, path);
+  for (const { lower, upper, zeroDisables } of spec.ordered ?? []) {
+    const lo = out[lower] as number;
+    const hi = out[upper] as number;
+    if (zeroDisables && (hi === 0 || lo === 0)) continue;
+    if (lo > hi) throw new ValidationError(`must be ≤ ${upper} (${hi}), got ${lo}`, `${path}.${lower}`);
+  }
+  return { step: name as StepName, ...out };
 }
 
 function parseParams(raw: unknown, specs: Record<string, ParamSpec>, path: string): Record<string, unknown> {
@@ -318,6 +91,7 @@ function parseParams(raw: unknown, specs: Record<string, ParamSpec>, path: strin
     }
   }
   for (const [key, spec] of Object.entries(specs)) {
+    if (spec.required && (!(key in raw) || raw[key] === "")) throw new ValidationError("is required", `${path}.${key}`);
     out[key] = key in raw ? checkParam(raw[key], spec, `${path}.${key}`) : spec.default;
   }
   return out;
@@ -326,31 +100,39 @@ function parseParams(raw: unknown, specs: Record<string, ParamSpec>, path: strin
 function checkParam(value: unknown, spec: ParamSpec, path: string): unknown {
   switch (spec.type) {
     case "boolean":
-      if (typeof value !== "boolean") throw new ValidationError(`must be true or false, got ${JSON.stringify(value)}`, path);
+      if (typeof value !== "boolean") throw new ValidationError(`must be true or false, got ${show(value)}`, path);
       return value;
     case "string":
-      if (typeof value !== "string") throw new ValidationError(`must be a string, got ${JSON.stringify(value)}`, path);
+      if (typeof value !== "string") throw new ValidationError(`must be a string, got ${show(value)}`, path);
+      if (value.length > MAX_PARAM_STRING) throw new ValidationError(`must be at most ${MAX_PARAM_STRING} characters`, path);
       if (spec.enum && !spec.enum.includes(value)) {
-        throw new ValidationError(`must be one of ${spec.enum.join(", ")}, got ${JSON.stringify(value)}`, path);
+        throw new ValidationError(`must be one of ${spec.enum.join(", ")}, got ${show(value)}`, path);
       }
       return value;
     case "integer":
     case "number": {
       if (typeof value !== "number" || !Number.isFinite(value)) {
-        throw new ValidationError(`must be a finite number, got ${JSON.stringify(value)}`, path);
+        throw new ValidationError(`must be a finite number, got ${show(value)}`, path);
       }
       if (spec.type === "integer" && !Number.isSafeInteger(value)) throw new ValidationError(`must be an integer, got ${value}`, path);
       if (spec.min !== undefined && value < spec.min) throw new ValidationError(`must be ≥ ${spec.min}, got ${value}`, path);
       if (spec.max !== undefined && value > spec.max) throw new ValidationError(`must be ≤ ${spec.max}, got ${value}`, path);
+      if (spec.oneOf && !spec.oneOf.includes(value)) throw new ValidationError(`must be ${spec.oneOf.join(" or ")}, got ${value}`, path);
       return value;
     }
     case "string_list": {
       // A list of strings (e.g. eval set names); each item is checked against `enum` when there is one.
       if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
-        throw new ValidationError(`must be a list of strings, got ${JSON.stringify(value)}`, path);
+        throw new ValidationError(`must be a list of strings, got ${show(value)}`, path);
       }
-      const bad = spec.enum ? value.find((v) => !spec.enum!.includes(v as string)) : undefined;
-      if (bad !== undefined) throw new ValidationError(`unknown item ${JSON.stringify(bad)}; must be among ${spec.enum!.join(", ")}`, path);
+      if (value.length > MAX_PARAM_LIST) throw new ValidationError(`must list at most ${MAX_PARAM_LIST} items`, path);
+      const long = value.findIndex((v) => (v as string).length > MAX_PARAM_STRING);
+      if (long >= 0) throw new ValidationError(`must be at most ${MAX_PARAM_STRING} characters`, `${path}[${long}]`);
+      const bad = spec.enum ? value.findIndex((v) => !spec.enum!.includes(v as string)) : -1;
+      if (bad >= 0) {
+        const known = spec.enum!.length > 20 ? `${spec.enum!.length} known labels, e.g. ${spec.enum!.slice(0, 5).join(", ")}` : spec.enum!.join(", ");
+        throw new ValidationError(`unknown item ${show(value[bad])}; must be among ${known}`, `${path}[${bad}]`);
+      }
       if (spec.min !== undefined && value.length < spec.min) throw new ValidationError(`must list at least ${spec.min} item(s)`, path);
       return [...value];
     }
@@ -360,6 +142,12 @@ function checkParam(value: unknown, spec: ParamSpec, path: string): unknown {
 /** Content hash of a validated pipeline (defaults filled in), part of a dataset fingerprint. */
 export function pipelineHash(spec: PipelineSpec): string {
   return sha256Hex(canonicalJson(spec));
+}
+
+/** A value as an error message shows it: JSON, cut to a short prefix (messages never echo big inputs). */
+function show(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? `${s.slice(0, 60)}…` : s;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

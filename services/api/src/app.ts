@@ -1,7 +1,9 @@
 import Fastify, { type FastifyServerOptions } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { servicesPlugin, type Services } from "./plugins/services.js";
-import { errorsPlugin } from "./plugins/errors.js";
+import { clientErrorHandler, errorsPlugin, frameworkErrors } from "./plugins/errors.js";
+import { serializers } from "./plugins/logging.js";
+import { validationPlugin } from "./plugins/validation.js";
 import { authPlugin } from "./plugins/auth.js";
 import { openapiPlugin } from "./plugins/openapi.js";
 import { healthRoutes } from "./routes/health.js";
@@ -25,17 +27,25 @@ import { runHistoryRoutes } from "./routes/run-history.js";
  * Tests call this with real PostgreSQL, Redis and object stores and drive it with inject().
  */
 export async function buildApp(services: Services, opts: FastifyServerOptions = {}) {
+  const logger = opts.logger === true ? { serializers } : typeof opts.logger === "object" ? { serializers, ...opts.logger } : (opts.logger ?? false);
   const app = Fastify({
-    logger: opts.loggerInstance ? undefined : (opts.logger ?? false),
-    ajv: { customOptions: { coerceTypes: "array", removeAdditional: false, useDefaults: true } },
     bodyLimit: 10 * 1024 * 1024,
+    // JSON bodies with __proto__ or constructor.prototype are refused (400), not stripped.
+    onProtoPoisoning: "error",
+    onConstructorPoisoning: "error",
+    frameworkErrors,
+    clientErrorHandler,
     ...opts,
+    // After opts: a logger Fastify builds gets the redacting serializers too (see plugins/logging.ts).
+    logger: opts.loggerInstance ? undefined : logger,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(servicesPlugin, services);
   await app.register(errorsPlugin);
-  await app.register(openapiPlugin);
+  await app.register(validationPlugin);
+  // Before openapi: auth's onRoute hook writes each operation's scope into the schema swagger reads.
   await app.register(authPlugin);
+  await app.register(openapiPlugin);
 
   await app.register(healthRoutes);
   await app.register(tokenRoutes, { prefix: "/tokens" });

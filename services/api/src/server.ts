@@ -1,13 +1,13 @@
-import { pino } from "pino";
 import { createPrisma } from "@tokenmill/db";
 import { createQueues } from "@tokenmill/queues";
 import { openStore } from "@tokenmill/storage";
 import { loadApiConfig } from "./config.js";
 import { buildApp } from "./app.js";
+import { createApiLogger } from "./plugins/logging.js";
 
 /** Process entry: env → clients → app → listen; closes everything on SIGINT/SIGTERM. */
 const config = loadApiConfig(process.env);
-const logger = pino({ level: config.logLevel, name: "api" });
+const logger = createApiLogger(config.logLevel);
 const prisma = createPrisma(config.databaseUrl);
 const queues = createQueues({ redisUrl: config.redisUrl, prefix: config.queuePrefix });
 const store = openStore(config.storeUri, config.s3);

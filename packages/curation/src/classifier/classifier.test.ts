@@ -119,7 +119,7 @@ describe("quality classifier (fastText in WebAssembly)", () => {
       const dropped = (await strict!.processBatch([{ doc_id: "a", text: ex[0]!.text, line: 1, byte_offset: 0, fields: {} }])).dropped[0]!;
       expect(dropped.reason).toBe("quality_classifier:below_threshold");
       expect(dropped.detail).toMatch(/^quality_score 0\.\d+ < 1 \(/);
-      await expect(createSteps(spec({}))).rejects.toThrow(/classifier is required/);
+      expect(() => spec({})).toThrow(/steps\[0\]\.model: is required/);
       await expect(createSteps(spec({ model: path, field: "tokens" }))).rejects.toThrow(/other than the shard columns/);
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -210,7 +210,7 @@ describe("parameter validation through the catalog", () => {
     expect(bad({ step: "c4_quality", filter_policy: "yes" })).toThrow(/steps\[0\]\.filter_policy: must be true or false/);
     expect(bad({ step: "fineweb_quality", short_line_length: 2.5 })).toThrow(/must be an integer/);
     expect(bad({ step: "gopher_quality", stop_words: "the" })).toThrow(/steps\[0\]\.stop_words: must be a list of strings/);
-    expect(bad({ step: "decontaminate", eval_sets: ["mmlu"] })).toThrow(/steps\[0\]\.eval_sets: unknown item "mmlu"/);
+    expect(bad({ step: "decontaminate", eval_sets: ["mmlu"] })).toThrow(/steps\[0\]\.eval_sets\[0\]: unknown item "mmlu"/);
     expect(bad({ step: "decontaminate", eval_sets: [] })).toThrow(/must list at least 1/);
     expect(bad({ step: "language_id", min_score: 2 })).toThrow(/steps\[0\]\.min_score: must be ≤ 1/);
     expect(bad({ step: "pii", phone: true })).toThrow(/steps\[0\]\.phone: unknown parameter/);

@@ -45,6 +45,8 @@ describe("planMixture", () => {
     [{ tokens: Number.NaN }, "phases[0].tokens", /finite/],
     [{ components: [{ name: "x", dataset: "a", weight: Number.NaN }] }, "phases[0].components[0].weight", /finite/],
     [{ components: [{ name: "x", dataset: "a", weight: 1, repeat: 1 }] }, "phases[0].components[0]", /exactly one/],
+    [{ components: [{ name: "a", dataset: "a", weight: 1e308 }, { name: "b", dataset: "a", weight: 1e308 }] }, "phases[0].components", /finite/],
+    [{ tokens: 1e308 }, "phases[0].tokens", /at most/],
     [{ components: [{ name: "x", dataset: "a", tokens: 1e9 }] }, "phases[0].tokens", /more than the phase/],
     [{ schedule: [{ start_tokens: 1500, weights: { a: 1 } }] }, "phases[0].schedule[0].start_tokens", /not a block boundary.*1,000 or 2,000/],
     [{ schedule: [{ start_tokens: 1000, weights: { zz: 1 } }] }, "phases[0].schedule[0].weights.zz", /unknown component/],

@@ -221,6 +221,9 @@ export function planMixture(spec: MixtureSpec, resolve: (ref: string, field: str
       if (weighted.length) throw new ValidationError("required when a component uses weight", `${pf}.tokens`);
       target = fixedSum;
     } else target = finite(ph.tokens, `${pf}.tokens`, { positive: true });
+    // Token counts are exact integers below 2^53; past that, sums and BigInt conversions lose meaning.
+    if (target > Number.MAX_SAFE_INTEGER) throw new ValidationError(`must be at most ${fmt(Number.MAX_SAFE_INTEGER)}, got ${target}`, `${pf}.tokens`);
+    if (!Number.isFinite(weightSum)) throw new ValidationError("weights must sum to a finite number", `${pf}.components`);
     if (weighted.length && !(weightSum > 0)) throw new ValidationError(`weights sum to ${weightSum}; at least one must be > 0`, `${pf}.components`);
     if (fixedSum > target * (1 + 1e-12)) {
       throw new ValidationError(`absolute components ask for ${fmt(Math.round(fixedSum))} tokens, more than the phase's ${fmt(target)}`, `${pf}.tokens`);
@@ -229,7 +232,8 @@ export function planMixture(spec: MixtureSpec, resolve: (ref: string, field: str
       throw new ValidationError(`components ask for ${fmt(Math.round(fixedSum))} tokens but the phase targets ${fmt(target)}; add a weighted component or lower tokens`, `${pf}.tokens`);
     }
     const rest = target - fixedSum;
-    const desired = comps.map((c, i) => (c.form === "weight" ? (rest * c.value) / weightSum : fixed[i]!));
+    // Share first, then scale: rest * value can overflow to Infinity for a huge (finite) weight.
+    const desired = comps.map((c, i) => (c.form === "weight" ? rest * (c.value / weightSum) : fixed[i]!));
     if (!(desired.reduce((a, b) => a + b, 0) > 0)) throw new ValidationError("the phase asks for zero tokens", `${pf}.components`);
 
     const wanted = Math.floor(target / seqLen);

@@ -16,7 +16,11 @@ export const openapiPlugin = fp(
           description: "Register datasets, define curation pipelines, run them into Arrow dataset versions.",
         },
         components: {
-          securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "An API token (tm_...)." } },
+          securitySchemes: {
+            bearer: { type: "http", scheme: "bearer", description: "An API token (tm_...); an operation lists the scope it needs." },
+            runToken: { type: "http", scheme: "bearer", description: "A training run's own token, good only for that run's progress reports." },
+            ticket: { type: "apiKey", in: "query", name: "ticket", description: "From POST /events/tickets (EventSource cannot send headers); valid 60 s." },
+          },
         },
         security: [{ bearer: [] }],
       },

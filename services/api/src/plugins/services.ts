@@ -3,6 +3,7 @@ import type { PrismaClient } from "@tokenmill/db";
 import type { Queues } from "@tokenmill/queues";
 import type { ObjectStore } from "@tokenmill/storage";
 import type { ApiConfig } from "../config.js";
+import { withReadRetry } from "./db-retry.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -23,7 +24,7 @@ export interface Services {
 /** Exposes the clients built by server.ts (or by a test) as typed decorators. */
 export const servicesPlugin = fp<Services>(
   async (app, deps) => {
-    app.decorate("prisma", deps.prisma);
+    app.decorate("prisma", withReadRetry(deps.prisma));
     app.decorate("queues", deps.queues);
     app.decorate("store", deps.store);
     app.decorate("config", deps.config);

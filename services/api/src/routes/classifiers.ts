@@ -39,7 +39,7 @@ export const classifierRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     "/classifiers",
     {
-      preHandler: app.requireScope("write"),
+      onRequest: app.requireScope("write"),
       schema: {
         summary: "Train a quality classifier from a labelled source (synchronously; meant for small data, up to ~100 MB)",
         description:
@@ -48,9 +48,9 @@ export const classifierRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: Type.Object(
           {
             name: Type.String({ pattern: NAME }),
-            source: Type.String({ minLength: 1, description: "Id or name of a registered source." }),
-            label_field: Type.String({ minLength: 1, description: "Dotted path of the label in each record, e.g. `label` or `meta.label`." }),
-            positive_label: Type.Union([Type.String(), Type.Number(), Type.Boolean()], { description: "Label value of the positive (high-quality) class." }),
+            source: Type.String({ minLength: 1, maxLength: 300, description: "Id or name of a registered source." }),
+            label_field: Type.String({ minLength: 1, maxLength: 256, description: "Dotted path of the label in each record, e.g. `label` or `meta.label`." }),
+            positive_label: Type.Union([Type.String({ maxLength: 1024 }), Type.Number(), Type.Boolean()], { description: "Label value of the positive (high-quality) class." }),
             holdout_fraction: Type.Optional(Type.Number({ minimum: 0, maximum: 0.9, default: d.holdout_fraction })),
             seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, default: d.seed })),
             word_ngrams: Type.Optional(Type.Integer({ minimum: 1, maximum: 5, default: d.word_ngrams })),
@@ -71,7 +71,7 @@ export const classifierRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const source =
         (await app.prisma.source.findUnique({ where: { name: ref } })) ??
         (/^[0-9a-f-]{36}$/i.test(ref) ? await app.prisma.source.findUnique({ where: { id: ref } }) : null);
-      if (!source) throw new NotFoundError("source", ref);
+      if (!source) throw new NotFoundError("source", ref, "body.source");
       if (source.format !== "auto" && source.format !== "jsonl" && source.format !== "jsonl.gz") {
         throw new ValidationError(`source format ${source.format} is not supported for training`, "body.source");
       }
@@ -95,7 +95,7 @@ export const classifierRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/classifiers",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: {
         summary: "List classifier versions (newest first within a name)",
         tags: ["classifiers"],
@@ -112,7 +112,7 @@ export const classifierRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/classifiers/:name/:version",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: {
         summary: "Get one classifier version (`latest` for the newest)",
         tags: ["classifiers"],

@@ -21,7 +21,7 @@ const DroppedDoc = Type.Object({
 });
 
 const DroppedQuery = Type.Object({
-  reason: Type.Optional(Type.String({ description: "Exact reason (`length:too_few_words`), or a step name (`length`) for all of its reasons." })),
+  reason: Type.Optional(Type.String({ maxLength: 200, description: "Exact reason (`length:too_few_words`), or a step name (`length`) for all of its reasons." })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 20 })),
   offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
 });
@@ -50,7 +50,7 @@ export const curationDroppedRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/:id/dropped",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: {
         summary: "Sample a run's dropped documents with their reason, detail, provenance and the head of their text",
         tags: ["curation-runs"],

@@ -12,14 +12,14 @@ export const curationRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     "",
     {
-      preHandler: app.requireScope("write"),
+      onRequest: app.requireScope("write"),
       schema: {
         summary: "Start a curation run of a pipeline over a source",
         tags: ["curation-runs"],
         body: Type.Object(
           {
-            source: Type.String({ minLength: 1, description: "Source id or name." }),
-            pipeline: Type.String({ minLength: 1, description: "Pipeline id, name (latest version) or name@version." }),
+            source: Type.String({ minLength: 1, maxLength: 300, description: "Source id or name." }),
+            pipeline: Type.String({ minLength: 1, maxLength: 300, description: "Pipeline id, name (latest version) or name@version." }),
             dataset_name: Type.Optional(Type.String({ pattern: "^[a-z0-9][a-z0-9._-]{0,127}$", description: "Defaults to the source name." })),
           },
           { additionalProperties: false },
@@ -45,7 +45,7 @@ export const curationRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: { summary: "List curation runs, newest first", tags: ["curation-runs"], querystring: ListQuery, response: { 200: page(RunView), ...errors(401, 403) } },
     },
     async (req) => {
@@ -60,7 +60,7 @@ export const curationRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/:id",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: {
         summary: "Get a run: status, progress, per-step kept/dropped by reason, token totals",
         tags: ["curation-runs"],
@@ -74,7 +74,7 @@ export const curationRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     "/:id/cancel",
     {
-      preHandler: app.requireScope("write"),
+      onRequest: app.requireScope("write"),
       schema: {
         summary: "Cancel a run; tasks stop at their next batch and nothing is published",
         tags: ["curation-runs"],

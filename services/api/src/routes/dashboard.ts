@@ -7,6 +7,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import fastifyStatic from "@fastify/static";
 import { Type } from "typebox";
 import { scopeAllows, type Scope } from "@tokenmill/domain";
+import { errorBody } from "../plugins/errors.js";
 import { errors, IdParams } from "../schemas.js";
 import { loadRunView, TERMINAL } from "./run-view.js";
 
@@ -58,7 +59,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<DashboardOptions> = asyn
   app.get(
     "/session",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: {
         summary: "The calling token's name and scopes (the dashboard's login check)",
         tags: ["dashboard"],
@@ -73,7 +74,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<DashboardOptions> = asyn
   app.post(
     "/events/tickets",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: {
         summary: "A ticket for event streams (EventSource cannot send headers): pass it as ?ticket=",
         tags: ["dashboard"],
@@ -87,16 +88,17 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<DashboardOptions> = asyn
     },
   );
 
-  /** preHandler for streams: a valid ticket whose token still holds `scope`. */
+  /** onRequest hook for streams: a valid ticket whose token still holds `scope`. */
   const requireTicket = (scope: Scope) => async (req: FastifyRequest, reply: FastifyReply) => {
-    const ticket = (req.query as { ticket?: string }).ticket;
-    const tokenId = ticket ? await app.queues.connection.get(ticketKey(ticket)) : null;
+    // Before validation, the query is as parsed: a repeated ?ticket= is an array, and no ticket.
+    const ticket = (req.query as { ticket?: unknown }).ticket;
+    const tokenId = typeof ticket === "string" ? await app.queues.connection.get(ticketKey(ticket)) : null;
     const row = tokenId ? await app.prisma.apiToken.findUnique({ where: { id: tokenId } }) : null;
     if (!row || row.revokedAt) {
-      return reply.status(401).send({ error: "unauthorized", message: "missing, expired or revoked ticket (POST /events/tickets, then ?ticket=)" });
+      return reply.status(401).send(errorBody("unauthorized", "missing, expired or revoked ticket (POST /events/tickets, then ?ticket=)", "query.ticket"));
     }
     const scopes = row.scopes as Scope[];
-    if (!scopeAllows(scopes, scope)) return reply.status(403).send({ error: "forbidden", message: `this token lacks the "${scope}" scope` });
+    if (!scopeAllows(scopes, scope)) return reply.status(403).send(errorBody("forbidden", `this token lacks the "${scope}" scope`, "query.ticket"));
     req.token = { id: row.id, name: row.name, scopes };
   };
 
@@ -109,12 +111,13 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<DashboardOptions> = asyn
   app.get(
     "/events/curation-runs/:id",
     {
-      preHandler: requireTicket("read"),
+      onRequest: requireTicket("read"),
       schema: {
         summary: "Server-sent events: `run` with the run view (as GET /curation-runs/{id}) on every change, then `end` once it has ended",
         tags: ["dashboard"],
+        security: [{ ticket: [] }],
         params: IdParams,
-        querystring: Type.Object({ ticket: Type.Optional(Type.String({ description: "From POST /events/tickets." })) }),
+        querystring: Type.Object({ ticket: Type.Optional(Type.String({ maxLength: 200, description: "From POST /events/tickets." })) }),
         produces: ["text/event-stream"],
         response: { 200: Type.String({ description: "text/event-stream" }), ...errors(400, 401, 403, 404) },
       },

@@ -32,7 +32,7 @@ const join = (root: string, key: string) => `${root.replace(/\/+$/, "")}/${key}`
 
 /** Immutable, content-addressed dataset versions and their Arrow shards. */
 export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const read = { preHandler: app.requireScope("read") };
+  const read = { onRequest: app.requireScope("read") };
   type Row = NonNullable<Awaited<ReturnType<typeof app.prisma.datasetVersion.findUnique>>> & { _count: { shards: number } };
   const view = (v: Row) => ({
     id: v.id,
@@ -61,7 +61,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: "List dataset versions, newest first",
         tags: ["datasets"],
-        querystring: Type.Intersect([ListQuery, Type.Object({ name: Type.Optional(Type.String()) })]),
+        querystring: Type.Intersect([ListQuery, Type.Object({ name: Type.Optional(Type.String({ maxLength: 300 })) })]),
         response: { 200: page(VersionView), ...errors(401, 403) },
       },
     },

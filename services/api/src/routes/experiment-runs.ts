@@ -52,7 +52,7 @@ const Overrides = Type.Object(
 
 const LaunchBody = Type.Object(
   {
-    stage: Type.Optional(Type.String({ description: "Recipe stage to train (default: the first)." })),
+    stage: Type.Optional(Type.String({ maxLength: 128, description: "Recipe stage to train (default: the first)." })),
     backend: Type.Union([Type.Literal("local"), Type.Literal("slurm"), Type.Literal("kubernetes")], { default: "local" }),
     resources: Type.Optional(Resources),
     retry: Type.Optional(Retry),
@@ -66,7 +66,7 @@ export const experimentRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     "/experiments/:id/runs",
     {
-      preHandler: app.requireScope("write"),
+      onRequest: app.requireScope("write"),
       schema: {
         summary: "Launch a training run of one stage of an experiment on a backend",
         tags: ["runs"],
@@ -123,12 +123,12 @@ export const experimentRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/experiments/:id/ledger",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: {
         summary: "Token ledger: planned vs consumed tokens per stage × phase × source",
         tags: ["runs"],
         params: IdParams,
-        querystring: Type.Object({ stage: Type.Optional(Type.String()) }),
+        querystring: Type.Object({ stage: Type.Optional(Type.String({ maxLength: 128 })) }),
         response: { 200: Type.Array(LedgerRow), ...errors(401, 403, 404) },
       },
     },

@@ -65,7 +65,7 @@ describe("mixtures", () => {
     ["too many epochs", { phases: [{ name: "p", tokens: 128 * 64 * 10, components: [{ name: "m", dataset: "math", weight: 1, max_epochs: 4 }] }] }, "body.phases[0].components[0].max_epochs", /passes over math.*max_epochs is 4/],
     ["a schedule off a block boundary", { phases: [{ name: "p", tokens: 128 * 64 * 10, components: [{ name: "a", dataset: "web", weight: 1 }], schedule: [{ start_tokens: 1000, weights: { a: 1 } }] }] }, "body.phases[0].schedule[0].start_tokens", /not a block boundary/],
     ["two forms at once", { phases: [{ name: "p", tokens: 1e6, components: [{ name: "a", dataset: "web", weight: 1, tokens: 5 }] }] }, "body.phases[0].components[0]", /exactly one/],
-    ["an unknown key", { colour: "red" }, "body", /additional/],
+    ["an unknown key", { colour: "red" }, "body.colour", /not a known property/],
   ])("rejects %s with 400 naming the field, creating nothing", async (_what, over, field, message) => {
     const before = await stack.prisma.mixture.count();
     const res = await stack.app.inject({ method: "POST", url: "/mixtures", headers: auth(), payload: spec({ name: "bad", ...over }) });

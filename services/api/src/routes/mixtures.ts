@@ -25,7 +25,7 @@ const MixtureBody = Type.Object(
     name: Type.String({ pattern: NAME }),
     seed: Type.Integer({ minimum: 0, maximum: 4294967295, description: "Keys every permutation of the sampler." }),
     seq_len: Type.Integer({ minimum: 1 }),
-    tokenizer: Type.String({ description: "Tokenizer id every dataset version must share, e.g. llama3." }),
+    tokenizer: Type.String({ maxLength: 64, description: "Tokenizer id every dataset version must share, e.g. llama3." }),
     block_size: Type.Optional(Type.Integer({ minimum: 1, description: "Sequences per interleaving block (default 65,536)." })),
     phases: Type.Array(Type.Unknown(), { minItems: 1, description: "[{name, tokens?, components: [{name, dataset, weight | repeat | tokens, max_epochs?}], schedule?}]" }),
   },
@@ -78,8 +78,8 @@ const mixtureView = (m: MixtureRow) => ({ id: m.id, name: m.name, fingerprint: m
 /** Mixtures (token budgets over dataset versions), their plans, and experiments made from recipes. */
 export const mixtureRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(recipeApplyRoutes);
-  const read = { preHandler: app.requireScope("read") };
-  const write = { preHandler: app.requireScope("write") };
+  const read = { onRequest: app.requireScope("read") };
+  const write = { onRequest: app.requireScope("write") };
 
   /** Loads every dataset version a spec references: by id, by fingerprint, or by name (newest). */
   async function resolver(spec: MixtureSpec) {
@@ -117,7 +117,7 @@ export const mixtureRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   async function createMixture(name: string, spec: MixtureSpec, prefix = "body", tx = app.prisma) {
     const { plan: p, idOf } = await plan(spec, prefix);
-    if (await tx.mixture.findUnique({ where: { name } })) throw new ConflictError(`a mixture named ${name} exists`);
+    if (await tx.mixture.findUnique({ where: { name } })) throw new ConflictError(`a mixture named ${name} exists`, "body.name");
     return tx.mixture.create({
       data: {
         name,
@@ -218,7 +218,7 @@ export const mixtureRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       name: Type.String({ pattern: NAME }),
       recipe: Type.Unknown({ description: "The recipe document (recipe_version 1)." }),
-      datasets: Type.Record(Type.String(), Type.String(), { description: "recipe source name → dataset version id, fingerprint or name" }),
+      datasets: Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 300 }), { description: "recipe source name → dataset version id, fingerprint or name" }),
     },
     { additionalProperties: false },
   );
@@ -249,7 +249,7 @@ export const mixtureRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { name, datasets } = req.body;
       for (const s of recipe.sources) if (!datasets[s.name]) throw new ValidationError(`no dataset version given for source ${s.name}`, `body.datasets.${s.name}`);
       for (const k of Object.keys(datasets)) if (!recipe.sources.some((s) => s.name === k)) throw new ValidationError("not a source of the recipe", `body.datasets.${k}`);
-      if (await app.prisma.experiment.findUnique({ where: { name } })) throw new ConflictError(`an experiment named ${name} exists`);
+      if (await app.prisma.experiment.findUnique({ where: { name } })) throw new ConflictError(`an experiment named ${name} exists`, "body.name");
       const specs = recipe.stages.map((st, si) => ({
         stage: st.name,
         si,

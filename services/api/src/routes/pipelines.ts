@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { NotFoundError, parsePipeline, pipelineHash, STEP_CATALOG } from "@tokenmill/domain";
 import { guardPipelinePaths } from "@tokenmill/curation";
-import { errors, IdParams, ListQuery, page } from "../schemas.js";
+import { errors, IdParams, inBody, ListQuery, page } from "../schemas.js";
 
 export const PipelineView = Type.Object({
   id: Type.String(),
@@ -28,7 +28,7 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     "",
     {
-      preHandler: app.requireScope("write"),
+      onRequest: app.requireScope("write"),
       schema: {
         summary: "Define a pipeline; an identical definition returns the existing version (200)",
         description: "Body: `{version: 1, name, steps: [{step, ...params}], output?}`. Unknown steps or parameters are rejected with the offending path.",
@@ -38,8 +38,9 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req, reply) => {
-      const spec = parsePipeline(req.body);
-      await guardPipelinePaths(spec, app.config.sourcePolicy);
+      const spec = inBody(() => parsePipeline(req.body));
+      // The guard names the parameter inside the pipeline (`steps[0].eval_dir`); the reply names it in the body.
+      await guardPipelinePaths(spec, app.config.sourcePolicy).catch((err: unknown) => inBody(() => { throw err; }));
       const specHash = pipelineHash(spec);
       const same = await app.prisma.pipeline.findUnique({ where: { name_specHash: { name: spec.name, specHash } } });
       if (same) return reply.status(200).send(pipelineView(same));
@@ -54,7 +55,7 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "",
-    { preHandler: app.requireScope("read"), schema: { summary: "List pipelines", tags: ["pipelines"], querystring: ListQuery, response: { 200: page(PipelineView), ...errors(401, 403) } } },
+    { onRequest: app.requireScope("read"), schema: { summary: "List pipelines", tags: ["pipelines"], querystring: ListQuery, response: { 200: page(PipelineView), ...errors(401, 403) } } },
     async (req) => {
       const [rows, total] = await Promise.all([
         app.prisma.pipeline.findMany({ orderBy: [{ name: "asc" }, { version: "desc" }], take: req.query.limit ?? 50, skip: req.query.offset ?? 0 }),
@@ -67,7 +68,7 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/steps",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: { summary: "The step catalog: every step name with its parameters, types and defaults", tags: ["pipelines"], response: { 200: Type.Unknown() } },
     },
     async () => STEP_CATALOG,
@@ -75,7 +76,7 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/:id",
-    { preHandler: app.requireScope("read"), schema: { summary: "Get a pipeline", tags: ["pipelines"], params: IdParams, response: { 200: PipelineView, ...errors(401, 403, 404) } } },
+    { onRequest: app.requireScope("read"), schema: { summary: "Get a pipeline", tags: ["pipelines"], params: IdParams, response: { 200: PipelineView, ...errors(401, 403, 404) } } },
     async (req) => {
       const row = await app.prisma.pipeline.findUnique({ where: { id: req.params.id } });
       if (!row) throw new NotFoundError("pipeline", req.params.id);

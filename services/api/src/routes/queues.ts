@@ -82,7 +82,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: { summary: "Queues with job counts per state and the workers alive on each", tags: ["queues"], response: { 200: Type.Object({ items: Type.Array(QueueView) }), ...errors(401, 403) } },
     },
     async () => ({ items: await Promise.all(all().map(view)) }),
@@ -91,7 +91,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/:name",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: { summary: "One queue's counts and workers", tags: ["queues"], params: NameParams, response: { 200: QueueView, ...errors(401, 403, 404) } },
     },
     async (req) => view(byName(req.params.name)),
@@ -100,7 +100,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/:name/jobs",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: {
         summary: "Jobs of a queue in one state, newest first",
         tags: ["queues"],
@@ -126,7 +126,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     "/:name/jobs/:id/retry",
     {
-      preHandler: app.requireScope("admin"),
+      onRequest: app.requireScope("admin"),
       schema: { summary: "Retry a failed job", tags: ["queues"], params: JobParams, response: { 200: JobView, ...errors(401, 403, 404, 409) } },
     },
     async (req) => {
@@ -141,7 +141,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.delete(
     "/:name/jobs/:id",
     {
-      preHandler: app.requireScope("admin"),
+      onRequest: app.requireScope("admin"),
       schema: {
         summary: "Remove a job that is not running",
         tags: ["queues"],

@@ -21,7 +21,7 @@ export const ROLLBACK_WINDOW_MS = 6 * 3600 * 1000;
  * and the sources and pipelines it defined — each only when nothing else uses it.
  */
 export const recipeApplyRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const write = { preHandler: app.requireScope("write") };
+  const write = { onRequest: app.requireScope("write") };
 
   app.post(
     "/experiments/preflight",
@@ -34,7 +34,7 @@ export const recipeApplyRoutes: FastifyPluginAsyncTypebox = async (app) => {
           {
             name: Type.String({ pattern: NAME, description: "The experiment to create." }),
             recipe: Type.Unknown({ description: "The recipe document (recipe_version 1)." }),
-            sources: Type.Array(Type.Object({ name: Type.String({ pattern: NAME }), uri: Type.String({ minLength: 1 }) }), {
+            sources: Type.Array(Type.Object({ name: Type.String({ pattern: NAME }), uri: Type.String({ minLength: 1, maxLength: 4096 }) }), {
               description: "Sources the apply will register: reused when one of that name and URI exists; one of that name over another URI makes the answer name this one <name>.<8 hex of a hash of its URI>.",
             }),
           },
@@ -118,7 +118,7 @@ export const recipeApplyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           "In one transaction, and only for objects created in the last 6 hours (an apply's own; anything older is kept). A run that is not finished, a dataset version that a mixture or another run uses, and a source or pipeline that other runs use are kept (and listed with the reason). Files of deleted dataset versions are removed from the object store afterwards.",
         tags: ["experiments"],
-        body: Type.Object({ pipelines: Ids, sources: Ids, curation_runs: Ids }, { additionalProperties: false }),
+        body: Type.Object({ pipelines: Type.Optional(Ids), sources: Type.Optional(Ids), curation_runs: Type.Optional(Ids) }, { additionalProperties: false }),
         response: {
           200: Type.Object({
             deleted: Type.Object({ curation_runs: Type.Integer(), dataset_versions: Type.Integer(), sources: Type.Integer(), pipelines: Type.Integer(), objects: Type.Integer() }),

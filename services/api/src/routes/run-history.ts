@@ -36,7 +36,7 @@ export const runHistoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/runs/:id/progress",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: {
         summary: "A run's progress history (step, loss, lr, tokens/s, MFU, tokens consumed), downsampled on the server to at most max_points",
         tags: ["runs"],
@@ -79,7 +79,7 @@ export const runHistoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/runs/latest",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: {
         summary: "The latest training run of each given experiment (for lists: status, progress, ETA), with the experiment's run count",
         tags: ["runs"],

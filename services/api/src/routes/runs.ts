@@ -3,6 +3,8 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { ConflictError, hashApiToken, NotFoundError, scopeAllows, type Scope } from "@tokenmill/domain";
+import { errorBody } from "../plugins/errors.js";
+import { bearer } from "../plugins/auth.js";
 import { errors, IdParams, ListQuery, page } from "../schemas.js";
 import { Broadcaster } from "./dashboard.js";
 import { ProgressIngest } from "./progress-ingest.js";
@@ -12,7 +14,7 @@ const ProgressBody = Type.Object(
   {
     // int4 in the database: a larger step must be refused here, not fail the whole batch it is written in.
     step: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 }),
-    tokens_consumed: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: "Cumulative tokens per source since the run began." }),
+    tokens_consumed: Type.Record(Type.String({ maxLength: 200 }), Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), { description: "Cumulative tokens per source since the run began." }),
     loss: Type.Union([Type.Number(), Type.Null()]),
     lr: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
     tokens_per_s: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
@@ -20,6 +22,16 @@ const ProgressBody = Type.Object(
   },
   { additionalProperties: true, description: "Contract 6: a progress report from the trainer." },
 );
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The run a progress report's token belongs to (set by the progress route's onRequest hook). */
+    runIdentity?: { tokenHash: string; experimentId: string; stage: string; mixtureId: string; given: string };
+  }
+}
+
+const RUN_STATUSES = ["queued", "starting", "running", "succeeded", "failed", "cancelled"] as const;
+const RunStatus = Type.Unsafe<(typeof RUN_STATUSES)[number]>({ type: "string", enum: [...RUN_STATUSES] });
 
 export interface RunRoutesOptions {
   /** How often a run's event stream re-reads the run (default 1000 ms). */
@@ -35,11 +47,11 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
   app.get(
     "/runs",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: {
         summary: "List training runs, newest first",
         tags: ["runs"],
-        querystring: Type.Intersect([ListQuery, Type.Object({ experiment: Type.Optional(Type.String({ format: "uuid" })), status: Type.Optional(Type.String()) })]),
+        querystring: Type.Intersect([ListQuery, Type.Object({ experiment: Type.Optional(Type.String({ format: "uuid" })), status: Type.Optional(RunStatus) })]),
         response: { 200: page(TrainingRunView), ...errors(401, 403) },
       },
     },
@@ -56,7 +68,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
   app.get(
     "/runs/:id",
     {
-      preHandler: app.requireScope("read"),
+      onRequest: app.requireScope("read"),
       schema: { summary: "Get a training run: lifecycle with reasons, progress, ETA, backend handle, logs", tags: ["runs"], params: IdParams, response: { 200: TrainingRunView, ...errors(401, 403, 404) } },
     },
     async (req) => loadTrainingRunView(app.prisma, req.params.id),
@@ -65,7 +77,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
   app.post(
     "/runs/:id/cancel",
     {
-      preHandler: app.requireScope("write"),
+      onRequest: app.requireScope("write"),
       schema: {
         summary: "Cancel a run: a queued run never starts; a running one is stopped by its launcher (SIGTERM, then SIGKILL / scancel / Job deletion)",
         tags: ["runs"],
@@ -108,7 +120,23 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
     return v;
   }
 
-  const bad = (reply: FastifyReply, status: number, error: string, message: string) => reply.status(status).send({ error, message });
+  const bad = (reply: FastifyReply, status: number, error: string, message: string, field: string) => reply.status(status).send(errorBody(error, message, field));
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+  /**
+   * The run token is checked before the body is parsed or validated: a caller without this run's
+   * token learns nothing about the request's shape. An id that is not a UUID names no run, so it is
+   * answered like a wrong token.
+   */
+  const requireRunToken = async (req: FastifyRequest, reply: FastifyReply) => {
+    const secret = bearer(req);
+    if (!secret) return bad(reply, 401, "unauthorized", "missing run token (Authorization: Bearer <run token>)", "headers.authorization");
+    const id = (req.params as { id?: string }).id ?? "";
+    const given = hashApiToken(secret);
+    const run = UUID.test(id) ? await runIdentity(id, given) : null;
+    // The same answer for an unknown run and a wrong token: a token tells nothing about other runs.
+    if (!run) return bad(reply, 401, "unauthorized", "invalid run token for this run", "headers.authorization");
+    req.runIdentity = { ...run, given };
+  };
 
   app.post(
     "/runs/:id/progress",
@@ -116,11 +144,13 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
       // Every trainer reports every few steps: the two info lines per request would be most of the
       // log and cost CPU on the hottest route. Failures (5xx) still log at error.
       logLevel: "warn",
+      onRequest: requireRunToken,
       schema: {
         summary: "A trainer's progress report (contract 6), idempotent per (run, step); Authorization: Bearer <run token>",
         tags: ["runs"],
+        security: [{ runToken: [] }],
         params: IdParams,
-        headers: Type.Object({ "idempotency-key": Type.Optional(Type.String({ description: "<run>:<step>" })) }),
+        headers: Type.Object({ "idempotency-key": Type.Optional(Type.String({ maxLength: 128, description: "<run>:<step>" })) }),
         body: ProgressBody,
         response: {
           200: Type.Object({ accepted: Type.Boolean({ description: "false: this step was already recorded (a retry)" }), step: Type.Integer() }),
@@ -131,18 +161,10 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
     async (req, reply) => {
       const id = req.params.id;
       const body = req.body;
+      const run = req.runIdentity!;
+      const given = run.given;
       const key = req.headers["idempotency-key"];
-      if (key !== undefined && key !== `${id}:${body.step}`) return bad(reply, 400, "validation_error", `Idempotency-Key must be "${id}:${body.step}", got "${key}"`);
-      const m = req.headers.authorization ? /^Bearer\s+(\S+)$/i.exec(req.headers.authorization) : null;
-      if (!m) return bad(reply, 401, "unauthorized", "missing run token (Authorization: Bearer <run token>)");
-      const given = hashApiToken(m[1]!);
-      const run = await runIdentity(id, given);
-      if (!run) {
-        // The same answer for an unknown run and a wrong token: a token tells nothing about other runs.
-        return bad(reply, 401, "unauthorized", "invalid run token for this run");
-      }
-      // PostgreSQL's jsonb has no NUL character; refused here rather than failing the batch.
-      if (Object.keys(body.tokens_consumed).some((k) => k.includes("\u0000"))) return bad(reply, 400, "validation_error", "body.tokens_consumed: source names cannot contain NUL");
+      if (key !== undefined && key !== `${id}:${body.step}`) return bad(reply, 400, "validation_error", `Idempotency-Key must be "${id}:${body.step}"`, "headers.idempotency-key");
       const outcome = await ingest.submit({
         runId: id,
         tokenHash: given,
@@ -158,11 +180,11 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
       });
       if (outcome === "unauthorized") {
         identities.delete(id);
-        return bad(reply, 401, "unauthorized", "invalid run token for this run");
+        return bad(reply, 401, "unauthorized", "invalid run token for this run", "headers.authorization");
       }
       if (outcome === "finished") {
         const r = await app.prisma.trainingRun.findUnique({ where: { id }, select: { status: true, reason: true } });
-        return bad(reply, 410, "run_finished", `run ${id} already ended: ${r?.status}${r?.reason ? ` (${r.reason})` : ""}; report not recorded`);
+        return bad(reply, 410, "run_finished", `run ${id} already ended: ${r?.status}${r?.reason ? ` (${r.reason})` : ""}; report not recorded`, "url");
       }
       return { accepted: outcome === "accepted", step: body.step };
     },
@@ -171,11 +193,12 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
   // -- live stream: the run view and its stage's ledger, on every change ----------------------------
   const ticketKey = (ticket: string) => `${app.queues.prefix}:sse-ticket:${createHash("sha256").update(ticket).digest("hex")}`;
   const requireTicket = (scope: Scope) => async (req: FastifyRequest, reply: FastifyReply) => {
-    const ticket = (req.query as { ticket?: string }).ticket;
-    const tokenId = ticket ? await app.queues.connection.get(ticketKey(ticket)) : null;
+    // Before validation, the query is as parsed: a repeated ?ticket= is an array, and no ticket.
+    const ticket = (req.query as { ticket?: unknown }).ticket;
+    const tokenId = typeof ticket === "string" ? await app.queues.connection.get(ticketKey(ticket)) : null;
     const row = tokenId ? await app.prisma.apiToken.findUnique({ where: { id: tokenId } }) : null;
-    if (!row || row.revokedAt) return reply.status(401).send({ error: "unauthorized", message: "missing, expired or revoked ticket (POST /events/tickets, then ?ticket=)" });
-    if (!scopeAllows(row.scopes as Scope[], scope)) return reply.status(403).send({ error: "forbidden", message: `this token lacks the "${scope}" scope` });
+    if (!row || row.revokedAt) return reply.status(401).send(errorBody("unauthorized", "missing, expired or revoked ticket (POST /events/tickets, then ?ticket=)", "query.ticket"));
+    if (!scopeAllows(row.scopes as Scope[], scope)) return reply.status(403).send(errorBody("forbidden", `this token lacks the "${scope}" scope`, "query.ticket"));
   };
   const streams = new Broadcaster(opts.pollMs ?? 1000, opts.heartbeatMs ?? 15_000, async (id) => {
     const run = await loadTrainingRunView(app.prisma, id);
@@ -187,12 +210,13 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
   app.get(
     "/events/runs/:id",
     {
-      preHandler: requireTicket("read"),
+      onRequest: requireTicket("read"),
       schema: {
         summary: "Server-sent events: `run` with {run, ledger} on every change, then `end` once the run has ended",
         tags: ["runs"],
+        security: [{ ticket: [] }],
         params: IdParams,
-        querystring: Type.Object({ ticket: Type.Optional(Type.String({ description: "From POST /events/tickets." })) }),
+        querystring: Type.Object({ ticket: Type.Optional(Type.String({ maxLength: 200, description: "From POST /events/tickets." })) }),
         produces: ["text/event-stream"],
         response: { 200: Type.String({ description: "text/event-stream" }), ...errors(400, 401, 403, 404) },
       },

@@ -32,14 +32,14 @@ export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     "",
     {
-      preHandler: app.requireScope("write"),
+      onRequest: app.requireScope("write"),
       schema: {
         summary: "Register a source; its URI is probed and must list at least one file",
         tags: ["sources"],
         body: Type.Object(
           {
             name: Type.String({ pattern: "^[a-z0-9][a-z0-9._-]{0,127}$", description: "Unique name; also the default dataset name." }),
-            uri: Type.String({ minLength: 1, description: "file:///dir/or/glob*.jsonl.gz, s3://bucket/prefix/, https://host/file.jsonl" }),
+            uri: Type.String({ minLength: 1, maxLength: 4096, description: "file:///dir/or/glob*.jsonl.gz, s3://bucket/prefix/, https://host/file.jsonl" }),
             format: Type.Optional(
               Type.Union(
                 [Type.Literal("auto"), Type.Literal("jsonl"), Type.Literal("jsonl.gz"), Type.Literal("jsonl.zst"), Type.Literal("parquet"), Type.Literal("arrow")],
@@ -49,8 +49,8 @@ export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
                 },
               ),
             ),
-            text_field: Type.Optional(Type.String({ minLength: 1, default: "text" })),
-            id_field: Type.Optional(Type.String({ minLength: 1, default: "id" })),
+            text_field: Type.Optional(Type.String({ minLength: 1, maxLength: 256, default: "text" })),
+            id_field: Type.Optional(Type.String({ minLength: 1, maxLength: 256, default: "id" })),
           },
           { additionalProperties: false },
         ),
@@ -78,7 +78,7 @@ export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "",
-    { preHandler: app.requireScope("read"), schema: { summary: "List sources", tags: ["sources"], querystring: ListQuery, response: { 200: page(SourceView), ...errors(401, 403) } } },
+    { onRequest: app.requireScope("read"), schema: { summary: "List sources", tags: ["sources"], querystring: ListQuery, response: { 200: page(SourceView), ...errors(401, 403) } } },
     async (req) => {
       const [rows, total] = await Promise.all([
         app.prisma.source.findMany({ orderBy: { createdAt: "desc" }, take: req.query.limit ?? 50, skip: req.query.offset ?? 0 }),
@@ -90,7 +90,7 @@ export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/:id",
-    { preHandler: app.requireScope("read"), schema: { summary: "Get a source", tags: ["sources"], params: IdParams, response: { 200: SourceView, ...errors(401, 403, 404) } } },
+    { onRequest: app.requireScope("read"), schema: { summary: "Get a source", tags: ["sources"], params: IdParams, response: { 200: SourceView, ...errors(401, 403, 404) } } },
     async (req) => {
       const row = await app.prisma.source.findUnique({ where: { id: req.params.id } });
       if (!row) throw new NotFoundError("source", req.params.id);

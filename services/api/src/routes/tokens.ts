@@ -26,7 +26,7 @@ const view = (t: Row) => ({
 
 /** API tokens (admin scope). The secret is returned once, at creation. */
 export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const admin = { preHandler: app.requireScope("admin") };
+  const admin = { onRequest: app.requireScope("admin") };
   app.post(
     "",
     {
