@@ -37,9 +37,13 @@ describe("recipe apply support: preflight and rollback", () => {
     const ok = await post("/experiments/preflight", { name: "demo", recipe, sources });
     expect(ok.statusCode, ok.body).toBe(200);
     expect(ok.json()).toEqual({ pipelines: [{ name: "demo-default", id: null }], sources: [{ name: "demo.web", id: null, files: 1 }] });
-    const missing = await post("/experiments/preflight", { name: "demo", recipe, sources: [{ name: "demo.web", uri: "file:///no/such/dir/x.jsonl" }] });
+    const missing = await post("/experiments/preflight", { name: "demo", recipe, sources: [{ name: "demo.web", uri: `file://${resolve(ROOT, "data/no-such-dir/x.jsonl")}` }] });
     expect(missing.statusCode).toBe(422);
     expect(missing.json().field).toBe("body.sources[0].uri");
+    // outside the file roots: refused before anything is read, whether it exists or not
+    const outside = await post("/experiments/preflight", { name: "demo", recipe, sources: [{ name: "demo.web", uri: "file:///etc/passwd" }] });
+    expect(outside.statusCode).toBe(400);
+    expect(outside.json().field).toBe("body.sources[0].uri");
     const bad = await post("/experiments/preflight", { name: "demo", recipe: { ...recipe, seed: "x" }, sources });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().field).toMatch(/^body\.recipe/);
