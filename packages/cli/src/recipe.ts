@@ -14,6 +14,7 @@ import {
 import type { Client } from "./client.js";
 import { table } from "./format.js";
 import { applyRecipe, exportRecipe } from "./recipe-apply.js";
+import { resolveId } from "./resolve.js";
 
 type Ctx = () => Client;
 type Json = () => boolean;
@@ -56,10 +57,14 @@ export function registerRecipeCommands(program: Command, client: Ctx, json: Json
     });
   recipe
     .command("diff <a> <b>")
-    .description("differences between two recipes (files, or experiment ids when not a file)")
+    .description("differences between two recipes (files, or experiment ids or names when not a file)")
     .action(async (a: string, b: string) => {
-      const load = async (x: string) => (x.endsWith(".yaml") || x.endsWith(".yml") || x.endsWith(".json") ? readRecipe(x) : (await client().get(`/experiments/${x}`)).recipe);
-      const d = diffRecipes(await load(a), await load(b));
+      const load = async (x: string, arg: string) => {
+        if (x.endsWith(".yaml") || x.endsWith(".yml") || x.endsWith(".json")) return readRecipe(x);
+        const c = client();
+        return (await c.get(`/experiments/${await resolveId(c, "experiment", x, arg)}`)).recipe;
+      };
+      const d = diffRecipes(await load(a, "<a>"), await load(b, "<b>"));
       if (json()) return out(d);
       out(d.length ? table(["path", a, b], d.map((x) => [x.path, show(x.a), show(x.b)])) : "no differences");
     });
@@ -78,7 +83,11 @@ export function registerRecipeCommands(program: Command, client: Ctx, json: Json
   recipe
     .command("export <experiment>")
     .description("print an experiment's recipe as YAML, with the dataset fingerprints it was planned on")
-    .action(async (id: string) => out(json() ? await client().get(`/experiments/${id}`) : await exportRecipe(client(), id)));
+    .action(async (ref: string) => {
+      const c = client();
+      const id = await resolveId(c, "experiment", ref, "<experiment>");
+      out(json() ? await c.get(`/experiments/${id}`) : await exportRecipe(c, id));
+    });
 
   program
     .command("plan <target>")
@@ -90,7 +99,8 @@ export function registerRecipeCommands(program: Command, client: Ctx, json: Json
         const c = client();
         return printPlans([{ plan: (await c.post("/mixtures/plan", doc)) as MixturePlan }], json());
       }
-      const plan = (await client().post(`/mixtures/${target}/plan`)) as MixturePlan;
+      const c = client();
+      const plan = (await c.post(`/mixtures/${await resolveId(c, "mixture", target, "<target>")}/plan`)) as MixturePlan;
       printPlans([{ plan }], json());
     });
 
@@ -109,7 +119,10 @@ export function registerRecipeCommands(program: Command, client: Ctx, json: Json
       const r = await client().get("/mixtures?limit=500");
       json() ? out(r) : out(table(["id", "name", "seq_len", "tokens", "fingerprint"], r.items.map((m: any) => [m.id, m.name, m.plan.seq_len, m.plan.tokens, m.plan.fingerprint])));
     });
-  mixtures.command("get <id>").description("show a mixture with its plan").action(async (id: string) => out(await client().get(`/mixtures/${id}`)));
+  mixtures.command("get <mixture>").description("show a mixture with its plan (id or name)").action(async (ref: string) => {
+    const c = client();
+    out(await c.get(`/mixtures/${await resolveId(c, "mixture", ref, "<mixture>")}`));
+  });
 }
 
 const show = (v: unknown) => {
