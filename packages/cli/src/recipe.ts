@@ -6,10 +6,15 @@ import {
   budgetRows,
   budgetTableRows,
   diffRecipes,
+  epochsFlag,
+  modelLine,
+  phaseBudgetLine,
+  phaseBudgets,
   parseRecipeText,
   planRecipe,
   ValidationError,
   type MixturePlan,
+  type Recipe,
 } from "@tokenmill/domain";
 import type { Client } from "./client.js";
 import { table } from "./format.js";
@@ -30,11 +35,27 @@ function readRecipe(file: string) {
   return parseRecipeText(text, file);
 }
 
-export function printPlans(plans: { stage?: string; plan: MixturePlan }[], json: boolean): void {
-  if (json) return out(plans.flatMap((p) => budgetRows(p.plan)));
+/**
+ * Budget tables. For a recipe: first the model (name, parameters, shape), then per stage each
+ * phase's token budget and the steps it implies; the table flags sources whose implied epochs come
+ * near their max_epochs. `--json` prints the budget rows with max_epochs and the flag.
+ */
+export function printPlans(plans: { stage?: string; plan: MixturePlan }[], json: boolean, recipe?: Recipe): void {
+  if (json) {
+    return out(
+      plans.flatMap((p) => {
+        const comps = p.plan.phases.flatMap((ph) => ph.components);
+        return budgetRows(p.plan).map((row, i) => ({ ...(p.stage ? { stage: p.stage } : {}), ...row, cumulative_epochs: comps[i]!.cumulative_epochs, max_epochs: comps[i]!.max_epochs, flag: epochsFlag(comps[i]!) }));
+      }),
+    );
+  }
+  if (recipe) out(`${modelLine(recipe.name, recipe.model)}
+`);
   for (const p of plans) {
     const head = `${p.stage ? `stage ${p.stage}: ` : ""}seq_len ${p.plan.seq_len}, ${p.plan.tokens.toLocaleString("en-US")} tokens, plan ${p.plan.fingerprint}`;
-    out(`${head}\n${table(BUDGET_HEADERS, budgetTableRows(p.plan))}\n`);
+    const stage = recipe?.stages.find((s) => s.name === p.stage);
+    const phases = stage ? phaseBudgets(stage, p.plan).map((b) => `${phaseBudgetLine(b, p.plan.seq_len)}\n`).join("") : "";
+    out(`${head}\n${phases}${table(BUDGET_HEADERS, budgetTableRows(p.plan))}\n`);
   }
 }
 
@@ -47,7 +68,10 @@ export function registerRecipeCommands(program: Command, client: Ctx, json: Json
   recipe
     .command("plan <file>")
     .description("budget table of every phase from the recipe's declared source sizes (offline, no services)")
-    .action((file: string) => printPlans(planRecipe(readRecipe(file)), json()));
+    .action((file: string) => {
+      const r = readRecipe(file);
+      printPlans(planRecipe(r), json(), r);
+    });
   recipe
     .command("validate <file>")
     .description("check a recipe; errors name the offending key")
@@ -95,7 +119,10 @@ export function registerRecipeCommands(program: Command, client: Ctx, json: Json
     .action(async (target: string) => {
       if (/\.(ya?ml|json)$/.test(target)) {
         const doc = parseYaml(readFileSync(target, "utf8"));
-        if (doc && typeof doc === "object" && "recipe_version" in doc) return printPlans(planRecipe(readRecipe(target)), json());
+        if (doc && typeof doc === "object" && "recipe_version" in doc) {
+          const r = readRecipe(target);
+          return printPlans(planRecipe(r), json(), r);
+        }
         const c = client();
         return printPlans([{ plan: (await c.post("/mixtures/plan", doc)) as MixturePlan }], json());
       }
