@@ -3,7 +3,6 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { Command } from "commander";
 import type { Worker } from "bullmq";
 import { buildProgram } from "../../packages/cli/src/main.js";
 import { runCli } from "../support/cli.js";
@@ -19,6 +18,8 @@ const ROOT = resolve(import.meta.dirname, "../..");
 const README = readFileSync(join(ROOT, "README.md"), "utf8");
 const LABELS = join(ROOT, "test/fixtures/data/dedup_quality/dclm_human_quality_labels.jsonl.gz");
 const GLOBAL = ["--url", "--token", "--json", "--help"];
+/** The CLI's own commander (the repository root resolves another major version). */
+type Command = ReturnType<typeof buildProgram>;
 
 /** `tokenmill …` spans and code lines, in order, as argument lists (README commands use no quoting). */
 export function readmeCommands(text: string): string[][] {
@@ -54,7 +55,7 @@ function find(program: Command, args: string[]): { cmd: Command; depth: number }
   let cmd = program;
   let depth = 0;
   for (const a of args) {
-    const sub = cmd.commands.find((c) => c.name() === a);
+    const sub = cmd.commands.find((c) => c.name() === a) as Command | undefined;
     if (!sub) break;
     cmd = sub;
     depth++;
@@ -140,6 +141,7 @@ describe("the README's commands (run)", () => {
     expect(runs.stdout).toMatch(/^id\s+experiment\s+status/);
     expect(runs.stdout).toMatch(/demo-x0\.01\s+succeeded/);
     expect((await tm(["runs", "ledger", "demo-x0.01"])).stdout).toContain("100.0%");
+    expect((await tm(["experiments", "list"])).stdout).toMatch(/demo-x0\.01\s+demo-36m-scaled/);
     const missing = await tm(["runs", "ledger", "no-such-experiment"]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('<experiment>: no experiment with id or name "no-such-experiment"');

@@ -131,6 +131,16 @@ export function registerRecipeCommands(program: Command, client: Ctx, json: Json
       printPlans([{ plan }], json());
     });
 
+  program
+    .command("experiments")
+    .description("experiments (applied recipes)")
+    .command("list")
+    .description("list experiments, newest first")
+    .action(async () => {
+      const r = await client().get("/experiments?limit=500");
+      json() ? out(r) : out(table(["id", "name", "model", "created"], r.items.map((e: any) => [e.id, e.name, e.recipe?.model?.name ?? "-", e.created_at])));
+    });
+
   const mixtures = program.command("mixtures").description("token-budgeted mixtures over dataset versions");
   mixtures
     .command("create <file>")
