@@ -48,7 +48,8 @@ fi
 pids=()
 stop() {
   if [ "$KEEP" = 1 ]; then
-    say "left running: API (pid ${pids[0]:-?}) at $TOKENMILL_URL (docs: $TOKENMILL_URL/docs), worker (pid ${pids[1]:-?}); logs in $LOGS"
+    say "left running: API (pid ${pids[0]:-?}) at $TOKENMILL_URL (docs: $TOKENMILL_URL/docs), curator worker (pid ${pids[1]:-?}), launcher worker (pid ${pids[2]:-?}); logs in $LOGS"
+    [ "$PORT" = 8080 ] || say "point the CLI at it with: export TOKENMILL_URL=$TOKENMILL_URL"
     say "stop them with: kill ${pids[*]}"
     return
   fi
@@ -80,6 +81,12 @@ node -e "fetch('$TOKENMILL_URL/healthz').then(r => process.exit(r.ok ? 0 : 1), (
 if ! tm tokens list >/dev/null 2>&1; then
   say "creating an admin API token (saved to .tokenmill/token)"
   tm admin bootstrap --force --save --name demo-admin >/dev/null
+fi
+# With --keep the services outlive this script, so `npx tokenmill …` must find the token where it
+# looks without TOKENMILL_CONFIG_DIR (~/.config/tokenmill/token): saved there through `login`,
+# unless a token saved there already works against this API.
+if [ "$KEEP" = 1 ] && ! env -u TOKENMILL_CONFIG_DIR -u TOKENMILL_TOKEN node "$ROOT/packages/cli/bin/tokenmill.js" sources list >/dev/null 2>&1; then
+  env -u TOKENMILL_CONFIG_DIR -u TOKENMILL_TOKEN node "$ROOT/packages/cli/bin/tokenmill.js" login <"$TOKENMILL_CONFIG_DIR/token" >&2
 fi
 
 # The source is named after this checkout's samples folder, so two checkouts sharing one database
@@ -121,5 +128,5 @@ name="demo-x0.01-$(date +%Y%m%d%H%M%S)"
 say "applying recipes/demo.yaml at 1% scale as experiment $name (curation of the four bundled samples, then the plan)"
 tm --json recipe apply recipes/demo.yaml --scale 0.01 --name "$name" >"$LOGS/demo-recipe.json"
 experiment=$(node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); process.stdout.write(r.experiment.id)' "$LOGS/demo-recipe.json")
-say "training experiment $experiment on the local backend (tiny model, CPU), following it live"
-tm runs launch "$experiment" --backend local --model tiny --overrides '{"model": {"max_seq_len": 512}, "micro_batch_size": 2, "progress_every_steps": 1}' --watch
+say "training experiment $name ($experiment) on the local backend (tiny model, CPU), following it live"
+tm runs launch "$name" --backend local --model tiny --overrides '{"micro_batch_size": 2, "progress_every_steps": 1}' --watch

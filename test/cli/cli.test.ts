@@ -51,6 +51,21 @@ describe("tokenmill CLI over the REST API", () => {
     expect(runs.items[0].status).toBe("succeeded");
   });
 
+  it("takes names wherever it takes ids, and names the argument when a name matches nothing", async () => {
+    const version = JSON.parse((await tm(["--json", "datasets", "list"])).stdout).items[0];
+    expect(JSON.parse((await tm(["datasets", "get", "samples"])).stdout).id).toBe(version.id);
+    expect(JSON.parse((await tm(["datasets", "get", `samples@${version.fingerprint.slice(0, 8)}`])).stdout).id).toBe(version.id);
+    expect(JSON.parse((await tm(["--json", "datasets", "shards", "samples"])).stdout).items).toHaveLength(4);
+    expect(JSON.parse((await tm(["sources", "get", "samples"])).stdout).name).toBe("samples");
+    expect(JSON.parse((await tm(["pipelines", "get", "sample"])).stdout).version).toBe(1);
+    expect(JSON.parse((await tm(["pipelines", "get", "sample@1"])).stdout).name).toBe("sample");
+    const missing = await tm(["sources", "get", "nope"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('<source>: no source with id or name "nope"');
+    const noVersion = await tm(["pipelines", "get", "sample@7"]);
+    expect(noVersion.stderr).toContain('<pipeline>: no pipeline with id or name "sample@7"');
+  });
+
   it("prints the API's error and exits 1", async () => {
     const runs = JSON.parse((await tm(["--json", "curate", "list"])).stdout);
     const cancel = await tm(["curate", "cancel", runs.items[0].id]);

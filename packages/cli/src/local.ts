@@ -7,7 +7,9 @@ import { group } from "./remote.js";
 
 /**
  * `tokenmill curate local`: the same step code as the workers, in this process, without Redis or
- * PostgreSQL. Writes the dataset-version layout (shards, manifest.json, stats.json, dropped/) to --out.
+ * PostgreSQL. --out becomes one dataset version's folder: what datasets/<name>/<fingerprint>/ holds
+ * in a store (shards, manifest.json, stats.json, dropped/), without those two levels, so a local
+ * result opens like any version's folder and the trainer reads it as a dataset uri.
  */
 export function registerLocalCommands(program: Command, json: () => boolean): void {
   const curate = group(program, "curate", "curation runs: a pipeline over a source into a dataset version");
@@ -16,7 +18,7 @@ export function registerLocalCommands(program: Command, json: () => boolean): vo
     .description("run a pipeline over local JSONL / JSONL.gz files into a folder")
     .option("--pipeline <file>", "pipeline file (YAML or JSON); default: normalize → length → tokenize")
     .requiredOption("--input <path...>", "input file(s), folder(s) or glob(s)")
-    .requiredOption("--out <dir>", "output folder")
+    .requiredOption("--out <dir>", "output folder: becomes one dataset version's folder (shards, manifest.json, stats.json, dropped/)")
     .option("--source <name>", "source name recorded in provenance", "local")
     .action(async (o: { pipeline?: string; input: string[]; out: string; source: string }) => {
       const { curateLocal } = await import("@tokenmill/curation");
@@ -42,6 +44,6 @@ export function registerLocalCommands(program: Command, json: () => boolean): vo
       }
       process.stdout.write(`${funnel(stats.steps)}\n\n`);
       process.stdout.write(`documents: ${stats.docs_in} in, ${stats.docs_kept} kept; tokens kept: ${stats.tokens_kept}\n`);
-      process.stdout.write(`fingerprint: ${manifest.fingerprint}\n${manifest.shards.length} shard(s) in ${outDir} (manifest.json, stats.json, dropped/)\n`);
+      process.stdout.write(`fingerprint: ${manifest.fingerprint}\n${manifest.shards.length} shard(s) in ${outDir}, a dataset version's folder (manifest.json, stats.json, dropped/)\n`);
     });
 }

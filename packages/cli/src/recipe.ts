@@ -6,14 +6,20 @@ import {
   budgetRows,
   budgetTableRows,
   diffRecipes,
+  epochsFlag,
+  modelLine,
+  phaseBudgetLine,
+  phaseBudgets,
   parseRecipeText,
   planRecipe,
   ValidationError,
   type MixturePlan,
+  type Recipe,
 } from "@tokenmill/domain";
 import type { Client } from "./client.js";
 import { table } from "./format.js";
 import { applyRecipe, exportRecipe } from "./recipe-apply.js";
+import { resolveId } from "./resolve.js";
 
 type Ctx = () => Client;
 type Json = () => boolean;
@@ -29,11 +35,27 @@ function readRecipe(file: string) {
   return parseRecipeText(text, file);
 }
 
-export function printPlans(plans: { stage?: string; plan: MixturePlan }[], json: boolean): void {
-  if (json) return out(plans.flatMap((p) => budgetRows(p.plan)));
+/**
+ * Budget tables. For a recipe: first the model (name, parameters, shape), then per stage each
+ * phase's token budget and the steps it implies; the table flags sources whose implied epochs come
+ * near their max_epochs. `--json` prints the budget rows with max_epochs and the flag.
+ */
+export function printPlans(plans: { stage?: string; plan: MixturePlan }[], json: boolean, recipe?: Recipe): void {
+  if (json) {
+    return out(
+      plans.flatMap((p) => {
+        const comps = p.plan.phases.flatMap((ph) => ph.components);
+        return budgetRows(p.plan).map((row, i) => ({ ...(p.stage ? { stage: p.stage } : {}), ...row, cumulative_epochs: comps[i]!.cumulative_epochs, max_epochs: comps[i]!.max_epochs, flag: epochsFlag(comps[i]!) }));
+      }),
+    );
+  }
+  if (recipe) out(`${modelLine(recipe.name, recipe.model)}
+`);
   for (const p of plans) {
     const head = `${p.stage ? `stage ${p.stage}: ` : ""}seq_len ${p.plan.seq_len}, ${p.plan.tokens.toLocaleString("en-US")} tokens, plan ${p.plan.fingerprint}`;
-    out(`${head}\n${table(BUDGET_HEADERS, budgetTableRows(p.plan))}\n`);
+    const stage = recipe?.stages.find((s) => s.name === p.stage);
+    const phases = stage ? phaseBudgets(stage, p.plan).map((b) => `${phaseBudgetLine(b, p.plan.seq_len)}\n`).join("") : "";
+    out(`${head}\n${phases}${table(BUDGET_HEADERS, budgetTableRows(p.plan))}\n`);
   }
 }
 
@@ -46,7 +68,10 @@ export function registerRecipeCommands(program: Command, client: Ctx, json: Json
   recipe
     .command("plan <file>")
     .description("budget table of every phase from the recipe's declared source sizes (offline, no services)")
-    .action((file: string) => printPlans(planRecipe(readRecipe(file)), json()));
+    .action((file: string) => {
+      const r = readRecipe(file);
+      printPlans(planRecipe(r), json(), r);
+    });
   recipe
     .command("validate <file>")
     .description("check a recipe; errors name the offending key")
@@ -56,10 +81,14 @@ export function registerRecipeCommands(program: Command, client: Ctx, json: Json
     });
   recipe
     .command("diff <a> <b>")
-    .description("differences between two recipes (files, or experiment ids when not a file)")
+    .description("differences between two recipes (files, or experiment ids or names when not a file)")
     .action(async (a: string, b: string) => {
-      const load = async (x: string) => (x.endsWith(".yaml") || x.endsWith(".yml") || x.endsWith(".json") ? readRecipe(x) : (await client().get(`/experiments/${x}`)).recipe);
-      const d = diffRecipes(await load(a), await load(b));
+      const load = async (x: string, arg: string) => {
+        if (x.endsWith(".yaml") || x.endsWith(".yml") || x.endsWith(".json")) return readRecipe(x);
+        const c = client();
+        return (await c.get(`/experiments/${await resolveId(c, "experiment", x, arg)}`)).recipe;
+      };
+      const d = diffRecipes(await load(a, "<a>"), await load(b, "<b>"));
       if (json()) return out(d);
       out(d.length ? table(["path", a, b], d.map((x) => [x.path, show(x.a), show(x.b)])) : "no differences");
     });
@@ -78,7 +107,11 @@ export function registerRecipeCommands(program: Command, client: Ctx, json: Json
   recipe
     .command("export <experiment>")
     .description("print an experiment's recipe as YAML, with the dataset fingerprints it was planned on")
-    .action(async (id: string) => out(json() ? await client().get(`/experiments/${id}`) : await exportRecipe(client(), id)));
+    .action(async (ref: string) => {
+      const c = client();
+      const id = await resolveId(c, "experiment", ref, "<experiment>");
+      out(json() ? await c.get(`/experiments/${id}`) : await exportRecipe(c, id));
+    });
 
   program
     .command("plan <target>")
@@ -86,12 +119,26 @@ export function registerRecipeCommands(program: Command, client: Ctx, json: Json
     .action(async (target: string) => {
       if (/\.(ya?ml|json)$/.test(target)) {
         const doc = parseYaml(readFileSync(target, "utf8"));
-        if (doc && typeof doc === "object" && "recipe_version" in doc) return printPlans(planRecipe(readRecipe(target)), json());
+        if (doc && typeof doc === "object" && "recipe_version" in doc) {
+          const r = readRecipe(target);
+          return printPlans(planRecipe(r), json(), r);
+        }
         const c = client();
         return printPlans([{ plan: (await c.post("/mixtures/plan", doc)) as MixturePlan }], json());
       }
-      const plan = (await client().post(`/mixtures/${target}/plan`)) as MixturePlan;
+      const c = client();
+      const plan = (await c.post(`/mixtures/${await resolveId(c, "mixture", target, "<target>")}/plan`)) as MixturePlan;
       printPlans([{ plan }], json());
+    });
+
+  program
+    .command("experiments")
+    .description("experiments (applied recipes)")
+    .command("list")
+    .description("list experiments, newest first")
+    .action(async () => {
+      const r = await client().get("/experiments?limit=500");
+      json() ? out(r) : out(table(["id", "name", "model", "created"], r.items.map((e: any) => [e.id, e.name, e.recipe?.model?.name ?? "-", e.created_at])));
     });
 
   const mixtures = program.command("mixtures").description("token-budgeted mixtures over dataset versions");
@@ -109,7 +156,10 @@ export function registerRecipeCommands(program: Command, client: Ctx, json: Json
       const r = await client().get("/mixtures?limit=500");
       json() ? out(r) : out(table(["id", "name", "seq_len", "tokens", "fingerprint"], r.items.map((m: any) => [m.id, m.name, m.plan.seq_len, m.plan.tokens, m.plan.fingerprint])));
     });
-  mixtures.command("get <id>").description("show a mixture with its plan").action(async (id: string) => out(await client().get(`/mixtures/${id}`)));
+  mixtures.command("get <mixture>").description("show a mixture with its plan (id or name)").action(async (ref: string) => {
+    const c = client();
+    out(await c.get(`/mixtures/${await resolveId(c, "mixture", ref, "<mixture>")}`));
+  });
 }
 
 const show = (v: unknown) => {

@@ -5,6 +5,7 @@ import type { Client } from "./client.js";
 import { bytes, funnel, table } from "./format.js";
 import { saveToken } from "./credentials.js";
 import { watchRun, printRunSummary } from "./watch.js";
+import { resolveId } from "./resolve.js";
 
 type Ctx = () => Client;
 type Json = () => boolean;
@@ -41,7 +42,10 @@ export function registerRemoteCommands(program: Command, client: Ctx, json: Json
       const r = await client().get("/sources?limit=500");
       json() ? out(r) : out(table(["id", "name", "uri", "format"], r.items.map((s: any) => [s.id, s.name, s.uri, s.format])));
     });
-  sources.command("get <id>").description("show one source").action(async (id: string) => out(await client().get(`/sources/${id}`)));
+  sources.command("get <source>").description("show one source (id or name)").action(async (ref: string) => {
+    const c = client();
+    out(await c.get(`/sources/${await resolveId(c, "source", ref, "<source>")}`));
+  });
 
   const pipelines = program.command("pipelines").description("declarative curation pipelines (YAML or JSON files)");
   pipelines
@@ -61,7 +65,13 @@ export function registerRemoteCommands(program: Command, client: Ctx, json: Json
         ? out(r)
         : out(table(["id", "name", "version", "steps"], r.items.map((p: any) => [p.id, p.name, p.version, p.spec.steps.map((s: any) => s.step).join(" → ")])));
     });
-  pipelines.command("get <id>").description("show one pipeline with defaults filled in").action(async (id: string) => out(await client().get(`/pipelines/${id}`)));
+  pipelines
+    .command("get <pipeline>")
+    .description("show one pipeline with defaults filled in (id, name or name@version)")
+    .action(async (ref: string) => {
+      const c = client();
+      out(await c.get(`/pipelines/${await resolveId(c, "pipeline", ref, "<pipeline>")}`));
+    });
   pipelines.command("steps").description("the step catalog with parameters and defaults").action(async () => out(await client().get("/pipelines/steps")));
 
   const runs = group(program, "curate", "curation runs: a pipeline over a source into a dataset version");
@@ -127,20 +137,29 @@ export function registerRemoteCommands(program: Command, client: Ctx, json: Json
         ? out(r)
         : out(table(["id", "name", "fingerprint", "docs", "tokens", "shards", "url"], r.items.map((v: any) => [v.id, v.name, v.fingerprint, v.docs, v.tokens, v.shards, v.url])));
     });
-  datasets.command("get <id>").description("show one dataset version").action(async (id: string) => out(await client().get(`/dataset-versions/${id}`)));
+  const version = (c: Client, ref: string) => resolveId(c, "dataset", ref, "<dataset>");
+  datasets.command("get <dataset>").description("show one dataset version (id, name for the newest, or name@fingerprint)").action(async (ref: string) => {
+    const c = client();
+    out(await c.get(`/dataset-versions/${await version(c, ref)}`));
+  });
   datasets
-    .command("shards <id>")
+    .command("shards <dataset>")
     .description("list a version's shards")
-    .action(async (id: string) => {
-      const r = await client().get(`/dataset-versions/${id}/shards`);
+    .action(async (ref: string) => {
+      const c = client();
+      const r = await c.get(`/dataset-versions/${await version(c, ref)}/shards`);
       json() ? out(r) : out(table(["#", "rows", "tokens", "bytes", "sha256", "url"], r.items.map((s: any) => [s.position, s.rows, s.tokens, s.bytes, s.sha256.slice(0, 16), s.url])));
     });
-  datasets.command("manifest <id>").description("print a version's manifest.json").action(async (id: string) => out(await client().get(`/dataset-versions/${id}/manifest`)));
+  datasets.command("manifest <dataset>").description("print a version's manifest.json").action(async (ref: string) => {
+    const c = client();
+    out(await c.get(`/dataset-versions/${await version(c, ref)}/manifest`));
+  });
   datasets
-    .command("stats <id>")
+    .command("stats <dataset>")
     .description("print a version's per-step funnel (stats.json)")
-    .action(async (id: string) => {
-      const s = await client().get(`/dataset-versions/${id}/stats`);
+    .action(async (ref: string) => {
+      const c = client();
+      const s = await c.get(`/dataset-versions/${await version(c, ref)}/stats`);
       json() ? out(s) : out(funnel(s.steps));
     });
 

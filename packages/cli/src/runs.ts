@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { Client } from "./client.js";
 import { table } from "./format.js";
+import { all, resolveId } from "./resolve.js";
 
 type Ctx = () => Client;
 type Json = () => boolean;
@@ -71,7 +72,7 @@ export function registerRunCommands(program: Command, client: Ctx, json: Json): 
   const runs = program.command("runs").description("training runs: launch an experiment on a backend, watch progress and the token ledger");
   runs
     .command("launch <experiment>")
-    .description("launch a training run of an experiment (id) on a backend")
+    .description("launch a training run of an experiment (id or name) on a backend")
     .option("--stage <name>", "recipe stage (default: the first)")
     .option("--backend <name>", "local | slurm | kubernetes", "local")
     .option("--nodes <n>", "nodes", "1")
@@ -94,7 +95,9 @@ export function registerRunCommands(program: Command, client: Ctx, json: Json): 
         ...(o.timeLimit ? { time_limit_s: Number(o.timeLimit) } : {}),
         ...(o.signalLead ? { signal_lead_s: Number(o.signalLead) } : {}),
       };
-      const run = await client().post(`/experiments/${experiment}/runs`, {
+      const c = client();
+      const id = await resolveId(c, "experiment", experiment, "<experiment>");
+      const run = await c.post(`/experiments/${id}/runs`, {
         ...(o.stage ? { stage: o.stage } : {}),
         backend: o.backend,
         resources,
@@ -109,11 +112,19 @@ export function registerRunCommands(program: Command, client: Ctx, json: Json): 
   runs
     .command("list")
     .description("list training runs, newest first")
-    .option("--experiment <id>", "only this experiment's runs")
+    .option("--experiment <experiment>", "only this experiment's runs (id or name)")
     .action(async (o: { experiment?: string }) => {
-      const page = await client().get(`/runs?limit=100${o.experiment ? `&experiment=${o.experiment}` : ""}`);
+      const c = client();
+      const only = o.experiment ? await resolveId(c, "experiment", o.experiment, "--experiment") : undefined;
+      const page = await c.get(`/runs?limit=100${only ? `&experiment=${only}` : ""}`);
       if (json()) return out(page);
-      out(table(["id", "status", "backend", "stage", "step", "attempt", "created", "reason"], page.items.map((r: any) => [r.id, r.status, r.backend, r.stage, `${r.progress.step}/${r.progress.total_steps ?? "?"}`, r.attempt, r.created_at, r.reason ?? ""])));
+      const names = new Map((await all(c, "/experiments")).map((e) => [e.id, e.name]));
+      out(
+        table(
+          ["id", "experiment", "status", "backend", "stage", "step", "attempt", "created", "reason"],
+          page.items.map((r: any) => [r.id, names.get(r.experiment_id) ?? r.experiment_id, r.status, r.backend, r.stage, `${r.progress.step}/${r.progress.total_steps ?? "?"}`, r.attempt, r.created_at, r.reason ?? ""]),
+        ),
+      );
     });
   runs
     .command("get <id>")
@@ -142,9 +153,10 @@ export function registerRunCommands(program: Command, client: Ctx, json: Json): 
     });
   runs
     .command("ledger <experiment>")
-    .description("planned vs consumed tokens per stage × phase × source")
+    .description("planned vs consumed tokens per stage × phase × source (experiment id or name)")
     .action(async (experiment: string) => {
-      const rows = await client().get(`/experiments/${experiment}/ledger`);
+      const c = client();
+      const rows = await c.get(`/experiments/${await resolveId(c, "experiment", experiment, "<experiment>")}/ledger`);
       json() ? out(rows) : out(ledgerTable(rows));
     });
 }

@@ -69,7 +69,7 @@ export function buildJobSpec(i: SpecInputs): Record<string, unknown> {
     schedule: { warmup_steps: o.warmup_steps ?? t.warmup_steps ?? 0, decay: t.decay ?? "linear", min_lr_ratio: t.final_lr_ratio ?? 0.1, total_steps: null },
     batch: { micro_batch_size: o.micro_batch_size ?? t.per_gpu_batch, grad_accum: o.grad_accum ?? 1 },
     data: { plan: i.plan, datasets: i.datasets, verify_sha256: true },
-    checkpoint: { dir: i.checkpointDir, every_steps: o.checkpoint_every_steps ?? 1000, keep: 2, resume: "auto" },
+    checkpoint: { dir: i.checkpointDir, every_steps: o.checkpoint_every_steps ?? null, keep: 2, resume: "auto" },
     progress: { endpoint: i.progressEndpoint, every_steps: o.progress_every_steps ?? 10, timeout_s: 10 },
     runtime: { device: o.device ?? (i.gpus > 0 ? "auto" : "cpu"), precision: o.precision ?? (t.precision === "fp32" ? "fp32" : "auto"), kernels: "auto", compile: false, parallel: "auto" },
     output_dir: i.outputDir,

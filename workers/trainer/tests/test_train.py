@@ -90,3 +90,38 @@ def test_cli_rejects_a_bad_spec_naming_the_field(datasets, plan, tmp_path, capsy
     path.write_text(json.dumps(spec))
     assert main(["--spec", str(path)]) == 2
     assert "optimizer.betas" in capsys.readouterr().err
+
+
+def test_default_interval_checkpoints_a_short_run_and_a_killed_one_resumes_identically(datasets, plan, tmp_path):
+    # No every_steps: a share of the run's steps (here half of 4), so a short run checkpoints.
+    spec = make_spec(datasets, plan, tmp_path / "a", checkpoint={"dir": str(tmp_path / "a" / "ckpt"), "keep": 0, "every_fraction": 0.5})
+    straight = train(JobSpec.from_dict(spec), stream=quiet())
+    assert [c.name for c in ckpt.list_checkpoints(tmp_path / "a" / "ckpt")] == ["step-00000002", "step-00000004"]
+    # A run killed during step 3 finds step 2 and ends exactly as the uninterrupted one.
+    shutil.rmtree(tmp_path / "a" / "ckpt" / "step-00000004")
+    rest = train(JobSpec.from_dict(spec), stream=quiet())
+    assert rest["losses"] == straight["losses"][2:]
+    assert rest["tokens_consumed"] == straight["tokens_consumed"]
+
+
+def test_checkpoint_defaults_and_wall_time_interval(datasets, plan, tmp_path):
+    spec = make_spec(datasets, plan, tmp_path, checkpoint={"dir": str(tmp_path / "ckpt")})
+    c = JobSpec.from_dict(spec).checkpoint
+    assert (c.every_steps, c.every_fraction, c.every_s) == (None, 0.1, 600.0)
+    assert c.interval(4) == 1 and c.interval(95) == 10 and c.interval(10_000) == 1000
+    # every_s: a wall-time checkpoint at every step once the interval has passed, whatever every_steps says.
+    spec["checkpoint"] = {"dir": str(tmp_path / "ckpt"), "every_steps": 1000, "every_s": 1e-9, "keep": 0}
+    train(JobSpec.from_dict(spec), stream=quiet())
+    assert len(ckpt.list_checkpoints(tmp_path / "ckpt")) == 4
+    bad = make_spec(datasets, plan, tmp_path, checkpoint={"dir": "x", "every_fraction": 0})
+    with pytest.raises(ValueError, match="checkpoint.every_fraction"):
+        JobSpec.from_dict(bad)
+
+
+def test_a_named_model_without_max_seq_len_follows_the_plan(datasets, plan):
+    long_plan = dict(plan, seq_len=512)
+    base = {"run_id": "r", "data": {"plan": long_plan, "datasets": {k: {"uri": v["uri"]} for k, v in datasets.items()}},
+            "checkpoint": {"dir": "x"}}
+    assert JobSpec.from_dict({**base, "model": {"recipe": "tiny"}}).model_config().max_seq_len == 512
+    with pytest.raises(ValueError, match="data.plan.seq_len: 512 exceeds model.max_seq_len 256"):
+        JobSpec.from_dict({**base, "model": {"recipe": "tiny", "max_seq_len": 256}})

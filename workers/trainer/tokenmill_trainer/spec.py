@@ -120,7 +120,13 @@ class DataSpec:
 class CheckpointSpec:
     #: Folder for checkpoints (local path). Resume reads the newest complete one here.
     dir: str
-    every_steps: int = 1000
+    #: Checkpoint every this many steps; null: every `every_fraction` of the run's steps instead, so
+    #: a short run checkpoints too (a fixed 1000 meant runs under 1000 steps restarted from zero).
+    every_steps: int | None = None
+    #: With every_steps null: checkpoint after each this share of the run's steps (0.1: ten per run).
+    every_fraction: float = 0.1
+    #: Also checkpoint once this many seconds of wall time passed since the last one; 0 disables.
+    every_s: float = 600.0
     #: Complete checkpoints kept; older ones are deleted. 0 keeps all.
     keep: int = 2
     #: "auto": resume when a checkpoint exists; "never": refuse to start over an existing one;
@@ -130,7 +136,18 @@ class CheckpointSpec:
     def validate(self) -> None:
         if not self.dir:
             raise ValueError("checkpoint.dir: required")
-        _positive("checkpoint.every_steps", self.every_steps, integer=True)
+        if self.every_steps is not None:
+            _positive("checkpoint.every_steps", self.every_steps, integer=True)
+        if not isinstance(self.every_fraction, (int, float)) or isinstance(self.every_fraction, bool) \
+                or not 0 < self.every_fraction <= 1:
+            raise ValueError(f"checkpoint.every_fraction: expected a number in (0, 1], got {self.every_fraction!r}")
+        _positive("checkpoint.every_s", self.every_s, zero_ok=True)
+
+    def interval(self, run_steps: int) -> int:
+        """Steps between checkpoints for a run of `run_steps` steps."""
+        if self.every_steps is not None:
+            return self.every_steps
+        return max(1, math.ceil(run_steps * self.every_fraction))
         _positive("checkpoint.keep", self.keep, integer=True, zero_ok=True)
         if self.resume not in ("auto", "never", "required"):
             raise ValueError(f"checkpoint.resume: expected 'auto', 'never' or 'required', got {self.resume!r}")
@@ -195,6 +212,12 @@ class JobSpec:
         d = dict(self.model)
         recipe = d.pop("recipe", None)
         d.setdefault("kernels", kernels)
+        if recipe is not None and "max_seq_len" not in d and isinstance(self.data, DataSpec) \
+                and isinstance(self.data.plan, dict) and isinstance(self.data.plan.get("seq_len"), int):
+            # A named recipe without an explicit max_seq_len follows the plan: RoPE has no learned
+            # positions, so "--model tiny" trains a 512-token plan without a second override. An
+            # explicit max_seq_len is kept, and the check in validate() still refuses a plan above it.
+            d["max_seq_len"] = max(model_config(recipe).max_seq_len, self.data.plan["seq_len"])
         try:
             return model_config(recipe, **d)
         except TypeError as e:

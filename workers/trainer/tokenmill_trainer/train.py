@@ -219,6 +219,8 @@ def train(spec: JobSpec, stream=None) -> dict[str, Any]:
     losses: list[float] = []
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     interval_t, interval_tokens = time.perf_counter(), 0
+    ckpt_every = spec.checkpoint.interval(end_step)
+    last_ckpt_t = time.monotonic()
     step = start_step
     train_model.train()
     for sb in loader.iterate(start_step, position, end_step):
@@ -245,13 +247,16 @@ def train(spec: JobSpec, stream=None) -> dict[str, Any]:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         stopping = stop["signal"] is not None
+        # Wall-time checkpoints: rank 0's clock decides, so every rank saves at the same step.
+        time_due = rank == 0 and spec.checkpoint.every_s > 0 and time.monotonic() - last_ckpt_t >= spec.checkpoint.every_s
         if world > 1:
-            # One collective for the loss and the stop flag: a SIGTERM reaches the ranks at different
+            # One collective for the loss and the flags: a SIGTERM reaches the ranks at different
             # steps, and every rank must take the same step's checkpoint (a collective) and stop there.
-            # Summed (the flag needs SUM) and divided by world: the mean over the global batch.
-            packed = torch.stack([loss_sum, torch.tensor(float(stopping), device=device)])
+            # Summed (the flags need SUM) and divided by world: the mean over the global batch.
+            packed = torch.stack([loss_sum, torch.tensor(float(stopping), device=device),
+                                  torch.tensor(float(time_due), device=device)])
             dist.all_reduce(packed, op=dist.ReduceOp.SUM)
-            loss_sum, stopping = packed[0] / world, bool(packed[1] > 0)
+            loss_sum, stopping, time_due = packed[0] / world, bool(packed[1] > 0), bool(packed[2] > 0)
         step += 1
         position += G
         for s, n in sb.tokens_by_source.items():
@@ -271,8 +276,9 @@ def train(spec: JobSpec, stream=None) -> dict[str, Any]:
                        peak_mem_gb=torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None)
             if reporter:
                 reporter.report(step, consumed, loss_value, lr, tps, mfu)
-        if step % spec.checkpoint.every_steps == 0 or step == end_step or stopping:
+        if step % ckpt_every == 0 or step == end_step or stopping or time_due:
             save(step)
+            last_ckpt_t = time.monotonic()
         if stopping:
             logger.log("preempted", step=step, signal=stop["signal"])
             break

@@ -317,16 +317,3 @@ export function budgetRows(plan: MixturePlan): BudgetRow[] {
     p.components.map((c) => ({ phase: p.name, source: c.name, tokens: c.tokens, share: c.share, available_tokens: c.available_tokens, epochs: c.epochs })),
   );
 }
-
-/**
- * Human-readable rows for `table()`: what was asked (w = weight, r = repeat, t = tokens), the
- * realized share in percent, epochs in this phase and cumulated over the mixture's phases.
- */
-export function budgetTableRows(plan: MixturePlan): (string | number)[][] {
-  const asked = (f: PlanComponent["form"]) => ("weight" in f ? `w ${f.weight}` : "repeat" in f ? `r ${f.repeat}` : `t ${fmt(f.tokens)}`);
-  const ep = (e: number | null) => (e === null ? "-" : e.toFixed(2));
-  return plan.phases.flatMap((p) =>
-    p.components.map((c) => [p.name, c.name, asked(c.form), c.tokens, `${(c.share * 100).toFixed(2)}%`, c.available_tokens ?? "unknown", ep(c.epochs), ep(c.cumulative_epochs)]),
-  );
-}
-export const BUDGET_HEADERS = ["phase", "source", "asked", "tokens", "share", "available", "epochs", "total epochs"];
