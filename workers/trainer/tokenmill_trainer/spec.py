@@ -142,15 +142,15 @@ class CheckpointSpec:
                 or not 0 < self.every_fraction <= 1:
             raise ValueError(f"checkpoint.every_fraction: expected a number in (0, 1], got {self.every_fraction!r}")
         _positive("checkpoint.every_s", self.every_s, zero_ok=True)
+        _positive("checkpoint.keep", self.keep, integer=True, zero_ok=True)
+        if self.resume not in ("auto", "never", "required"):
+            raise ValueError(f"checkpoint.resume: expected 'auto', 'never' or 'required', got {self.resume!r}")
 
     def interval(self, run_steps: int) -> int:
         """Steps between checkpoints for a run of `run_steps` steps."""
         if self.every_steps is not None:
             return self.every_steps
         return max(1, math.ceil(run_steps * self.every_fraction))
-        _positive("checkpoint.keep", self.keep, integer=True, zero_ok=True)
-        if self.resume not in ("auto", "never", "required"):
-            raise ValueError(f"checkpoint.resume: expected 'auto', 'never' or 'required', got {self.resume!r}")
 
 
 @dataclass(kw_only=True, slots=True)
