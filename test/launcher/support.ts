@@ -8,6 +8,7 @@ import type { Worker } from "bullmq";
 import { curateLocal } from "@tokenmill/curation";
 import { DEFAULT_PIPELINE } from "@tokenmill/domain";
 import { asBullConnection, redisConnection } from "@tokenmill/queues";
+import { waitFor } from "@tokenmill/testkit";
 import { createLaunchWorker, LocalBackend, type Backend } from "@tokenmill/launcher";
 import type { Stack } from "../support/stack.js";
 
@@ -90,13 +91,18 @@ export async function startLauncher(stack: Stack, apiUrl: string, runsDir: strin
   return worker;
 }
 
-export async function waitRun(stack: Stack, id: string, until: (r: any) => boolean, timeoutMs = 90_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = (await stack.app.inject({ method: "GET", url: `/runs/${id}`, headers: { authorization: `Bearer ${stack.admin}` } })).json();
-    if (until(r)) return r;
-    if (Date.now() > deadline) throw new Error(`run ${id} did not get there in ${timeoutMs} ms: ${JSON.stringify(r)}`);
-    await new Promise((res) => setTimeout(res, 200));
-  }
+/**
+ * Polls GET /runs/:id until `until` holds. No fixed budget: it fails only when the run makes no
+ * progress (status, attempt, step, reason) for `idleMs` — a busy machine trains slower but still
+ * moves — and then says where the run stood.
+ */
+export async function waitRun(stack: Stack, id: string, until: (r: any) => boolean, idleMs = IDLE_MS): Promise<any> {
+  return waitFor(async () => (await stack.app.inject({ method: "GET", url: `/runs/${id}`, headers: { authorization: `Bearer ${stack.admin}` } })).json(), until, {
+    what: `run ${id}`,
+    idleMs,
+    progress: (r) => [r.status, r.attempt, r.progress?.step, r.reason, r.preemptions, r.failures],
+  });
 }
+/** How long a run may show no progress before a test gives up: a trainer start (Python, torch) on a loaded 2-core machine included. */
+export const IDLE_MS = 240_000;
 export const ended = (r: any) => ["succeeded", "failed", "cancelled"].includes(r.status);
