@@ -9,7 +9,7 @@ import { hashApiToken } from "@tokenmill/domain";
 import { LocalBackend, markLostRuns } from "@tokenmill/launcher";
 import { waitFor } from "@tokenmill/testkit";
 import { startStack, type Stack } from "../support/stack.js";
-import { ended, experiment, ROOT, startLauncher, TINY, waitRun } from "./support.js";
+import { BASE_ENV, ended, experiment, ROOT, startLauncher, TINY, waitRun } from "./support.js";
 
 let stack: Stack;
 let worker: Worker;
@@ -37,7 +37,7 @@ beforeAll(async () => {
   runsDir = await mkdtemp(join(tmpdir(), "tokenmill-runs-"));
   exp = await experiment(stack, "lifecycle");
   worker = await startLauncher(stack, url, runsDir, {
-    local: new LocalBackend({ python: join(ROOT, ".venv", "bin", "python"), cancelGraceMs: 5_000, cwd: ROOT }),
+    local: new LocalBackend({ python: join(ROOT, ".venv", "bin", "python"), cancelGraceMs: 5_000, cwd: ROOT, baseEnv: BASE_ENV }),
     broken: new LocalBackend({ python: "/nonexistent/python", cancelGraceMs: 1_000 }),
   });
 });

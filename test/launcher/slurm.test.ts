@@ -9,7 +9,7 @@ import type { Worker } from "bullmq";
 import { SlurmBackend } from "@tokenmill/launcher";
 import { waitFor } from "@tokenmill/testkit";
 import { startStack, type Stack } from "../support/stack.js";
-import { ended, experiment, PYTHON, ROOT, startLauncher, TINY, waitRun } from "./support.js";
+import { BASE_ENV, ended, experiment, PYTHON, ROOT, startLauncher, TINY, waitRun } from "./support.js";
 
 /**
  * The Slurm backend against a real single-node Slurm on loopback (infra/slurm/start.sh installs
@@ -45,7 +45,7 @@ describe.skipIf(slurmError !== "")("training runs on a real single-node Slurm", 
     const url = await stack.app.listen({ port: 0, host: "127.0.0.1" });
     runsDir = await mkdtemp(join(tmpdir(), "tokenmill-slurm-runs-"));
     exp = await experiment(stack, "slurm");
-    worker = await startLauncher(stack, url, runsDir, { slurm: new SlurmBackend({ python: PYTHON, cwd: ROOT, cancelWaitS: 30 }) });
+    worker = await startLauncher(stack, url, runsDir, { slurm: new SlurmBackend({ python: PYTHON, cwd: ROOT, cancelWaitS: 30, baseEnv: BASE_ENV }) });
   });
   afterAll(async () => {
     await worker?.close(true);

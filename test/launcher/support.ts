@@ -9,11 +9,13 @@ import { curateLocal } from "@tokenmill/curation";
 import { DEFAULT_PIPELINE } from "@tokenmill/domain";
 import { asBullConnection, redisConnection } from "@tokenmill/queues";
 import { waitFor } from "@tokenmill/testkit";
-import { createLaunchWorker, LocalBackend, type Backend } from "@tokenmill/launcher";
+import { createLaunchWorker, LocalBackend, trainerEnvironment, type Backend } from "@tokenmill/launcher";
 import type { Stack } from "../support/stack.js";
 
 export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const PYTHON = join(ROOT, ".venv", "bin", "python");
+/** The allowlisted part of this process's environment, the trainer's base as the launcher builds it. */
+export const BASE_ENV = trainerEnvironment(process.env);
 
 /** Curates a bundled sample straight into the stack's store and registers it as a dataset version (once per fingerprint). */
 export async function sampleVersion(stack: Stack, name: string, file: string): Promise<string> {
@@ -80,7 +82,7 @@ export async function startLauncher(stack: Stack, apiUrl: string, runsDir: strin
     {
       prisma: stack.prisma,
       logger: pino({ level: "warn" }),
-      backends: backends ?? { local: new LocalBackend({ python: PYTHON, cancelGraceMs: 5_000, cwd: ROOT }) },
+      backends: backends ?? { local: new LocalBackend({ python: PYTHON, cancelGraceMs: 5_000, cwd: ROOT, baseEnv: BASE_ENV }) },
       apiUrl,
       runsDir,
       pollMs: 200,
