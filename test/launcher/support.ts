@@ -9,7 +9,7 @@ import { curateLocal } from "@tokenmill/curation";
 import { DEFAULT_PIPELINE } from "@tokenmill/domain";
 import { asBullConnection, redisConnection } from "@tokenmill/queues";
 import { waitFor } from "@tokenmill/testkit";
-import { createLaunchWorker, LocalBackend, trainerEnvironment, type Backend } from "@tokenmill/launcher";
+import { createLaunchWorker, LocalBackend, trainerEnvironment, type Backend, type LauncherDeps } from "@tokenmill/launcher";
 import type { Stack } from "../support/stack.js";
 
 export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -77,7 +77,7 @@ export async function experiment(stack: Stack, name: string, blocks = 2): Promis
 }
 
 /** A launcher worker in this process, with the given backends (default: local with the project's venv). */
-export async function startLauncher(stack: Stack, apiUrl: string, runsDir: string, backends?: Record<string, Backend>): Promise<Worker> {
+export async function startLauncher(stack: Stack, apiUrl: string, runsDir: string, backends?: Record<string, Backend>, extra: Partial<LauncherDeps> = {}): Promise<Worker> {
   const worker = createLaunchWorker(
     {
       prisma: stack.prisma,
@@ -86,6 +86,7 @@ export async function startLauncher(stack: Stack, apiUrl: string, runsDir: strin
       apiUrl,
       runsDir,
       pollMs: 200,
+      ...extra,
     },
     { connection: asBullConnection(redisConnection(stack.redisUrl)), prefix: stack.queuePrefix, concurrency: 4 },
   );

@@ -14,7 +14,7 @@ export interface LauncherDeps {
   pollFailMs?: number;
   /** A run whose heartbeat is older than this is taken over by a launcher that has its backend (default 20 s). */
   adoptAfterMs?: number;
-  /** Extra environment for every trainer (e.g. S3 credentials for s3:// dataset versions). */
+  /** S3 endpoint and credentials, given only to trainers of runs that read s3:// dataset versions. */
   trainerEnv?: Record<string, string>;
 }
 

@@ -90,7 +90,8 @@ export function createLaunchProcessor(deps: LauncherDeps): LaunchProcessor {
     if (!(await transition(runId, "starting", `launcher picked it up (backend ${backend.name})`, { tokenHash: token.hash, jobSpec: spec as object, workDir, logPath, checkpointDir, totalSteps, heartbeatAt: at }))) {
       return log.info("run was cancelled before it started");
     }
-    await watch(runId, { lease: new Lease(prisma, runId, at), backend, log, workDir, logPath, specPath, resources, token: token.token, run });
+    const readsS3 = Object.values(datasets).some((d) => d.uri.startsWith("s3://"));
+    await watch(runId, { lease: new Lease(prisma, runId, at), backend, log, workDir, logPath, specPath, resources, token: token.token, readsS3, run });
   }
 
   async function adopt(runId: string): Promise<{ done: Promise<void> } | null> {
@@ -106,7 +107,7 @@ export function createLaunchProcessor(deps: LauncherDeps): LaunchProcessor {
     }
     log.warn({ handle: run.externalId, attempt: run.attempt }, "adopting a run whose launcher stopped heart-beating");
     const resources = run.resources as unknown as Resources;
-    const w = { lease, backend, log, workDir: run.workDir, logPath: run.logPath, specPath: join(run.workDir, "job.json"), resources, run, handle: run.externalId ?? undefined };
+    const w = { lease, backend, log, workDir: run.workDir, logPath: run.logPath, specPath: join(run.workDir, "job.json"), resources, run, handle: run.externalId ?? undefined, readsS3: JSON.stringify(run.jobSpec ?? {}).includes('"s3://') };
     return { done: guard(runId, log, () => watch(runId, w)) };
   }
 

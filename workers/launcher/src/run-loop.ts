@@ -26,6 +26,8 @@ export interface Watch {
   handle?: string;
   /** The run token, when this launcher issued it; an adopted run gets a new one with its next attempt. */
   token?: string;
+  /** Whether the run reads dataset versions from s3:// (then, and only then, the trainer gets deps.trainerEnv's S3 keys). */
+  readsS3: boolean;
 }
 
 type Stopped = { stopped: true };
@@ -51,7 +53,7 @@ export async function watchAttempts(deps: LauncherDeps, w: Watch, transition: Tr
         token = t.token;
       }
       try {
-        const dispatch = { runId, attempt, specPath: w.specPath, workDir, logPath: w.logPath, env: { ...deps.trainerEnv, TOKENMILL_RUN_TOKEN: token }, resources: w.resources };
+        const dispatch = { runId, attempt, specPath: w.specPath, workDir, logPath: w.logPath, env: { ...(w.readsS3 ? deps.trainerEnv : {}), TOKENMILL_RUN_TOKEN: token }, resources: w.resources };
         handle = await w.lease.during(backend.submit(dispatch), deps.pollMs);
       } catch (e) {
         log.warn({ err: e }, "dispatch failed");
