@@ -20,7 +20,7 @@ describe("tokenmill recipe (offline)", () => {
     const owm = rows.find((x: any) => x.phase === "pretrain-2" && x.source === "openwebmath");
     expect(owm.share * 100).toBeCloseTo(23.33, 2);
     expect(owm.epochs).toBeCloseTo(37.0, 0);
-  }, 30_000);
+  });
 
   it("plan prints the table; `plan <recipe>` is the same", async () => {
     const a = await tm(["recipe", "plan", "recipes/demo.yaml"]);
@@ -28,7 +28,7 @@ describe("tokenmill recipe (offline)", () => {
     expect(a.code).toBe(0);
     expect(a.stdout).toMatch(/phase-2\s+web\s+w 10/);
     expect(b.stdout).toBe(a.stdout);
-  }, 30_000);
+  });
 
   it("a bad recipe exits 1 naming the key; diff lists differing paths", async () => {
     const dir = await mkdtemp(join(tmpdir(), "tokenmill-recipe-"));
@@ -39,5 +39,5 @@ describe("tokenmill recipe (offline)", () => {
     expect(r.stderr).toContain("stages[0].phases[0].training.lr_warp: unknown key");
     const d = await tm(["--json", "recipe", "diff", "recipes/mobilellm-r1-140m.yaml", "recipes/mobilellm-r1-360m.yaml"]);
     expect(JSON.parse(d.stdout).map((x: any) => x.path)).toContain("model.hidden_size");
-  }, 30_000);
+  });
 });
