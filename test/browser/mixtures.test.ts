@@ -96,7 +96,7 @@ describe.skipIf(missing !== null)("the mixtures pages in headless Chromium, on c
       if (m.type() === "error") consoleErrors.push(`${m.text()} (${m.location().url})`);
     });
     page.on("pageerror", (e) => consoleErrors.push(String(e)));
-  }, 120_000);
+  });
   afterAll(async () => {
     await browser?.close();
     await stack?.close();

@@ -41,5 +41,5 @@ describe("tokenmill classifiers", () => {
     const got = JSON.parse(await tm(["classifiers", "get", "q"]));
     expect(got).toMatchObject({ name: "q", version: m![1], meta: { training_data: { label_field: "meta.label", examples: 499 } } });
     expect(JSON.parse(await tm(["classifiers", "get", `q@${m![1]}`])).version).toBe(m![1]);
-  }, 120_000);
+  });
 });

@@ -70,7 +70,7 @@ describe("tokenmill recipe apply is all or nothing", () => {
     expect(await counts()).toEqual(NOTHING);
   });
 
-  it("a failure at the last step (the plan over the curated sizes exceeds max_epochs) leaves nothing behind", { timeout: 180_000 }, async () => {
+  it("a failure at the last step (the plan over the curated sizes exceeds max_epochs) leaves nothing behind", async () => {
     const file = await recipe("too-many-epochs.yaml", { webMaxEpochs: 4, declaredWebTokens: 1_000_000 });
     expect((await tm(["recipe", "plan", file])).code).toBe(0); // the offline plan cannot tell
     const r = await tm(["recipe", "apply", file]);
@@ -81,7 +81,7 @@ describe("tokenmill recipe apply is all or nothing", () => {
     expect(await counts()).toEqual(NOTHING);
   });
 
-  it("after a successful apply, a failing one removes only its own runs: shared sources, pipelines and versions stay", { timeout: 180_000 }, async () => {
+  it("after a successful apply, a failing one removes only its own runs: shared sources, pipelines and versions stay", async () => {
     const ok = await tm(["recipe", "apply", await recipe("ok.yaml", { webMaxEpochs: 10, declaredWebTokens: 33642 })]);
     expect(ok.code, ok.stderr).toBe(0);
     const after = await counts();

@@ -34,7 +34,7 @@ afterAll(async () => {
 });
 
 describe("recipe apply → training run on the local backend", () => {
-  it("curates, plans, trains on CPU and ends with consumed = planned tokens per phase and source", { timeout: 240_000 }, async () => {
+  it("curates, plans, trains on CPU and ends with consumed = planned tokens per phase and source", async () => {
     const applied = await tm(["--json", "recipe", "apply", "recipes/demo.yaml", "--scale", "0.01"]);
     expect(applied.code, applied.stderr).toBe(0);
     const { experiment, budget } = JSON.parse(applied.stdout);

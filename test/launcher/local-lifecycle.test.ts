@@ -7,8 +7,9 @@ import { join } from "node:path";
 import type { Worker } from "bullmq";
 import { hashApiToken } from "@tokenmill/domain";
 import { LocalBackend, markLostRuns } from "@tokenmill/launcher";
+import { waitFor } from "@tokenmill/testkit";
 import { startStack, type Stack } from "../support/stack.js";
-import { ended, experiment, ROOT, startLauncher, TINY, waitRun } from "./support.js";
+import { BASE_ENV, ended, experiment, ROOT, startLauncher, TINY, waitRun } from "./support.js";
 
 let stack: Stack;
 let worker: Worker;
@@ -36,7 +37,7 @@ beforeAll(async () => {
   runsDir = await mkdtemp(join(tmpdir(), "tokenmill-runs-"));
   exp = await experiment(stack, "lifecycle");
   worker = await startLauncher(stack, url, runsDir, {
-    local: new LocalBackend({ python: join(ROOT, ".venv", "bin", "python"), cancelGraceMs: 5_000, cwd: ROOT }),
+    local: new LocalBackend({ python: join(ROOT, ".venv", "bin", "python"), cancelGraceMs: 5_000, cwd: ROOT, baseEnv: BASE_ENV }),
     broken: new LocalBackend({ python: "/nonexistent/python", cancelGraceMs: 1_000 }),
   });
 });
@@ -94,9 +95,8 @@ describe("training runs on the local backend", () => {
     expect(res.statusCode).toBe(200);
     expect(res.json().status).toBe("cancelled");
     expect(res.json().reason).toContain("cancelled by");
-    const deadline = Date.now() + 15_000;
-    while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    expect(alive(pid)).toBe(false);
+    // SIGTERM, then SIGKILL after the backend's 5 s grace: gone well within a minute even on a loaded machine.
+    await waitFor(() => alive(pid), (a) => !a, { what: `trainer ${pid} to exit after the cancel`, deadlineMs: 60_000 });
     expect((await waitRun(stack, queued.id, ended)).status).toBe("cancelled");
   });
 
@@ -114,7 +114,7 @@ describe("training runs on the local backend", () => {
     expect(run.progress.step).toBe(48);
   });
 
-  it("two local ranks train data-parallel; when one is killed the other is stopped at once and the run resumes", { timeout: 180_000 }, async () => {
+  it("two local ranks train data-parallel; when one is killed the other is stopped at once and the run resumes", async () => {
     // Its own experiment with a longer plan (48 steps of 2 sequences), so the kill lands mid-run.
     const ranksExp = await experiment(stack, "local-ranks", 6);
     const launched = await launch(
@@ -128,11 +128,9 @@ describe("training runs on the local backend", () => {
     expect(ranks.length).toBe(2);
     process.kill(ranks[1]!, "SIGKILL");
     // tokenmill_trainer.launch kills the surviving rank (it would wait in its next all-reduce forever).
-    const deadline = Date.now() + 10_000;
-    while (alive(ranks[0]!) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    expect(alive(ranks[0]!)).toBe(false);
+    await waitFor(() => alive(ranks[0]!), (a) => !a, { what: `rank 0 (${ranks[0]}) to be stopped after rank 1 died`, deadlineMs: 60_000 });
 
-    const run = await waitRun(stack, running.id, ended, 150_000);
+    const run = await waitRun(stack, running.id, ended);
     expect(run.status, `${JSON.stringify(run)}\n${readFileSync(run.log_path, "utf8").slice(-3000)}`).toBe("succeeded");
     expect([run.preemptions, run.failures, run.attempt]).toEqual([1, 0, 2]);
     expect(run.events.some((e: any) => e.reason?.startsWith("retrying after trainer killed by SIGKILL"))).toBe(true);

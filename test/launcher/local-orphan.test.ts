@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { waitFor } from "@tokenmill/testkit";
 import { startStack, type Stack } from "../support/stack.js";
 import { ended, experiment, PYTHON, ROOT, TINY, waitRun } from "./support.js";
 
@@ -30,11 +31,6 @@ function liveInGroup(pgid: number): number[] {
     }
   }
   return live;
-}
-async function until(cond: () => boolean, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  return cond();
 }
 
 beforeAll(async () => {
@@ -64,9 +60,11 @@ describe.skipIf(process.platform !== "linux")("local backend when the launcher d
     expect(running.status, JSON.stringify(running)).toBe("running");
     const group = Number(running.external_id);
     // tokenmill_trainer.launch and the trainer under it.
-    expect(await until(() => liveInGroup(group).length >= 2, 10_000)).toBe(true);
+    await waitFor(() => liveInGroup(group), (l) => l.length >= 2, { what: `launch and trainer processes in group ${group}`, idleMs: 120_000, intervalMs: 50 });
 
     launcher.kill("SIGKILL");
-    expect(await until(() => liveInGroup(group).length === 0, 10_000), `still alive: ${liveInGroup(group).join(", ")}`).toBe(true);
+    // The launch process SIGTERMs the trainer when its stdin closes and SIGKILLs the group 3 s later
+    // (CANCEL_GRACE_MS): a minute is ample on a loaded machine, and much less than a run lasts.
+    await waitFor(() => liveInGroup(group), (l) => l.length === 0, { what: `processes of group ${group} to stop after the launcher's kill -9`, deadlineMs: 60_000, intervalMs: 50 });
   });
 });

@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import type { Worker } from "bullmq";
 import { SlurmBackend } from "@tokenmill/launcher";
 import { startStack, type Stack } from "../support/stack.js";
-import { ended, PYTHON, ROOT, sampleVersion, startLauncher, TINY, tinyRecipe, waitRun } from "./support.js";
+import { BASE_ENV, ended, PYTHON, ROOT, sampleVersion, startLauncher, TINY, tinyRecipe, waitRun } from "./support.js";
 
 /**
  * The time-limit path on a real single-node Slurm (infra/slurm/start.sh; skipped with the reason
@@ -80,8 +80,8 @@ describe.skipIf(slurmError !== "")("a Slurm job reaching its time limit", () => 
     const res = await stack.app.inject({ method: "POST", url: "/experiments", headers: auth(), payload: { name: "slurm-signal", recipe, datasets: { web, code } } });
     expect(res.statusCode, res.body).toBe(201);
     exp = res.json().id;
-    worker = await startLauncher(stack, url, runsDir, { slurm: new SlurmBackend({ python: PYTHON, cwd: ROOT, cancelWaitS: 30, signalBeforeLimitS: LEAD_S }) });
-  }, 240_000);
+    worker = await startLauncher(stack, url, runsDir, { slurm: new SlurmBackend({ python: PYTHON, cwd: ROOT, cancelWaitS: 30, signalBeforeLimitS: LEAD_S, baseEnv: BASE_ENV }) });
+  });
   afterAll(async () => {
     await worker?.close(true);
     // Whatever attempt was left in the queue when the test stopped early.
@@ -90,7 +90,7 @@ describe.skipIf(slurmError !== "")("a Slurm job reaching its time limit", () => 
     if (runsDir) await rm(runsDir, { recursive: true, force: true });
   });
 
-  it("the trainer checkpoints on Slurm's SIGTERM before the limit and the next attempt resumes there; the run succeeds with every planned token", { timeout: 450_000 }, async () => {
+  it("the trainer checkpoints on Slurm's SIGTERM before the limit and the next attempt resumes there; the run succeeds with every planned token", async () => {
     const res = await stack.app.inject({
       method: "POST",
       url: `/experiments/${exp}/runs`,

@@ -7,8 +7,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Worker } from "bullmq";
 import { SlurmBackend } from "@tokenmill/launcher";
+import { waitFor } from "@tokenmill/testkit";
 import { startStack, type Stack } from "../support/stack.js";
-import { ended, experiment, PYTHON, ROOT, startLauncher, TINY, waitRun } from "./support.js";
+import { BASE_ENV, ended, experiment, PYTHON, ROOT, startLauncher, TINY, waitRun } from "./support.js";
 
 /**
  * The Slurm backend against a real single-node Slurm on loopback (infra/slurm/start.sh installs
@@ -44,7 +45,7 @@ describe.skipIf(slurmError !== "")("training runs on a real single-node Slurm", 
     const url = await stack.app.listen({ port: 0, host: "127.0.0.1" });
     runsDir = await mkdtemp(join(tmpdir(), "tokenmill-slurm-runs-"));
     exp = await experiment(stack, "slurm");
-    worker = await startLauncher(stack, url, runsDir, { slurm: new SlurmBackend({ python: PYTHON, cwd: ROOT, cancelWaitS: 30 }) });
+    worker = await startLauncher(stack, url, runsDir, { slurm: new SlurmBackend({ python: PYTHON, cwd: ROOT, cancelWaitS: 30, baseEnv: BASE_ENV }) });
   });
   afterAll(async () => {
     await worker?.close(true);
@@ -80,13 +81,7 @@ describe.skipIf(slurmError !== "")("training runs on a real single-node Slurm", 
     const running = await waitRun(stack, queued.id, (r) => r.status === "running" || ended(r));
     expect(running.status).toBe("running");
     expect((await stack.app.inject({ method: "POST", url: `/runs/${queued.id}/cancel`, headers: auth() })).json().status).toBe("cancelled");
-    const deadline = Date.now() + 30_000;
-    let state = await jobState(running.external_id);
-    while (state !== "CANCELLED" && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 250));
-      state = await jobState(running.external_id);
-    }
-    expect(state).toBe("CANCELLED");
+    await waitFor(() => jobState(running.external_id), (s) => s === "CANCELLED", { what: `slurm job ${running.external_id} to be cancelled`, idleMs: 120_000, intervalMs: 250 });
     expect((await exec("squeue", ["-h", "-j", running.external_id])).stdout.trim()).toBe("");
   });
 
@@ -99,8 +94,7 @@ describe.skipIf(slurmError !== "")("training runs on a real single-node Slurm", 
     const id = running.external_id;
     await exec("scontrol", ["requeue", id]);
     // Slurm holds a requeued batch job (BeginTime) for a while; release it at once.
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline && !/JobState=PENDING/.test((await exec("scontrol", ["show", "job", "-o", id])).stdout)) await new Promise((r) => setTimeout(r, 200));
+    await waitFor(async () => (await exec("scontrol", ["show", "job", "-o", id])).stdout.match(/JobState=(\S+)/)?.[1], (s) => s === "PENDING", { what: `requeued job ${id} to be pending`, idleMs: 120_000 });
     await exec("scontrol", ["update", `JobId=${id}`, "StartTime=now"]);
     const run = await waitRun(stack, queued.id, ended);
     expect(run.status, JSON.stringify(run)).toBe("succeeded");
@@ -111,7 +105,7 @@ describe.skipIf(slurmError !== "")("training runs on a real single-node Slurm", 
     expect(readFileSync(run.log_path, "utf8")).toMatch(/"event": "resume"/);
   });
 
-  it("two ranks started by srun: Slurm's SIGTERM reaches both, they checkpoint at one step and exit 0, the next attempt resumes there", { timeout: 300_000 }, async () => {
+  it("two ranks started by srun: Slurm's SIGTERM reaches both, they checkpoint at one step and exit 0, the next attempt resumes there", async () => {
     // A plan long enough (80 steps) that the signal, sent once progress is reported, lands mid-run.
     const ranksExp = await experiment(stack, "slurm-ranks", 10);
     const launched = await launch(
@@ -127,7 +121,7 @@ describe.skipIf(slurmError !== "")("training runs on a real single-node Slurm", 
     const job = running.external_id as string;
     // What Slurm does at --signal's lead time or on preemption with a grace period: SIGTERM to every task of the job's steps.
     await exec("scancel", ["--signal=TERM", job]);
-    const run = await waitRun(stack, running.id, ended, 240_000);
+    const run = await waitRun(stack, running.id, ended);
     expect(run.status, JSON.stringify(run)).toBe("succeeded");
     expect([run.preemptions, run.failures, run.attempt]).toEqual([1, 0, 2]);
     expect(await jobState(job)).toBe("COMPLETED"); // every rank exited 0 after the checkpoint

@@ -8,11 +8,14 @@ import type { Worker } from "bullmq";
 import { curateLocal } from "@tokenmill/curation";
 import { DEFAULT_PIPELINE } from "@tokenmill/domain";
 import { asBullConnection, redisConnection } from "@tokenmill/queues";
-import { createLaunchWorker, LocalBackend, type Backend } from "@tokenmill/launcher";
+import { waitFor } from "@tokenmill/testkit";
+import { createLaunchWorker, LocalBackend, trainerEnvironment, type Backend, type LauncherDeps } from "@tokenmill/launcher";
 import type { Stack } from "../support/stack.js";
 
 export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const PYTHON = join(ROOT, ".venv", "bin", "python");
+/** The allowlisted part of this process's environment, the trainer's base as the launcher builds it. */
+export const BASE_ENV = trainerEnvironment(process.env);
 
 /** Curates a bundled sample straight into the stack's store and registers it as a dataset version (once per fingerprint). */
 export async function sampleVersion(stack: Stack, name: string, file: string): Promise<string> {
@@ -74,15 +77,16 @@ export async function experiment(stack: Stack, name: string, blocks = 2): Promis
 }
 
 /** A launcher worker in this process, with the given backends (default: local with the project's venv). */
-export async function startLauncher(stack: Stack, apiUrl: string, runsDir: string, backends?: Record<string, Backend>): Promise<Worker> {
+export async function startLauncher(stack: Stack, apiUrl: string, runsDir: string, backends?: Record<string, Backend>, extra: Partial<LauncherDeps> = {}): Promise<Worker> {
   const worker = createLaunchWorker(
     {
       prisma: stack.prisma,
       logger: pino({ level: "warn" }),
-      backends: backends ?? { local: new LocalBackend({ python: PYTHON, cancelGraceMs: 5_000, cwd: ROOT }) },
+      backends: backends ?? { local: new LocalBackend({ python: PYTHON, cancelGraceMs: 5_000, cwd: ROOT, baseEnv: BASE_ENV }) },
       apiUrl,
       runsDir,
       pollMs: 200,
+      ...extra,
     },
     { connection: asBullConnection(redisConnection(stack.redisUrl)), prefix: stack.queuePrefix, concurrency: 4 },
   );
@@ -90,13 +94,18 @@ export async function startLauncher(stack: Stack, apiUrl: string, runsDir: strin
   return worker;
 }
 
-export async function waitRun(stack: Stack, id: string, until: (r: any) => boolean, timeoutMs = 90_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = (await stack.app.inject({ method: "GET", url: `/runs/${id}`, headers: { authorization: `Bearer ${stack.admin}` } })).json();
-    if (until(r)) return r;
-    if (Date.now() > deadline) throw new Error(`run ${id} did not get there in ${timeoutMs} ms: ${JSON.stringify(r)}`);
-    await new Promise((res) => setTimeout(res, 200));
-  }
+/**
+ * Polls GET /runs/:id until `until` holds. No fixed budget: it fails only when the run makes no
+ * progress (status, attempt, step, reason) for `idleMs` — a busy machine trains slower but still
+ * moves — and then says where the run stood.
+ */
+export async function waitRun(stack: Stack, id: string, until: (r: any) => boolean, idleMs = IDLE_MS): Promise<any> {
+  return waitFor(async () => (await stack.app.inject({ method: "GET", url: `/runs/${id}`, headers: { authorization: `Bearer ${stack.admin}` } })).json(), until, {
+    what: `run ${id}`,
+    idleMs,
+    progress: (r) => [r.status, r.attempt, r.progress?.step, r.reason, r.preemptions, r.failures],
+  });
 }
+/** How long a run may show no progress before a test gives up: a trainer start (Python, torch) on a loaded 2-core machine included. */
+export const IDLE_MS = 240_000;
 export const ended = (r: any) => ["succeeded", "failed", "cancelled"].includes(r.status);

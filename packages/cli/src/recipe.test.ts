@@ -24,7 +24,7 @@ describe("tokenmill recipe (offline)", () => {
     expect(owm.cumulative_epochs).toBeCloseTo(48.0, 0);
     expect(owm.flag).toBe("high 75% of max");
     expect(rows.find((x: any) => x.phase === "pretrain-1" && x.source === "fineweb-edu").flag).toBe("");
-  }, 30_000);
+  });
 
   it("plan names the model and the steps each phase's budget implies, so the 140M and 950M tables differ", async () => {
     const [small, large] = await Promise.all([tm(["recipe", "plan", "recipes/mobilellm-r1-140m.yaml"]), tm(["plan", "recipes/mobilellm-r1-950m.yaml"])]);
@@ -34,7 +34,7 @@ describe("tokenmill recipe (offline)", () => {
     // 2T tokens / (16 per GPU × 128 GPUs × 2048 tokens) = 476,837.2 → 476,838 steps; the paper states 500,000.
     expect(small.stdout).toContain("phase pretrain-1: 2,000,000,000,000 tokens = 476,838 steps × 2,048 sequences × 2,048 tokens (recipe: 500,000 steps)");
     expect(small.stdout).toMatch(/pretrain-2\s+openwebmath\s.*48\.01\s+64\s+high 75% of max/);
-  }, 30_000);
+  });
 
   it("plan prints the table; `plan <recipe>` is the same", async () => {
     const a = await tm(["recipe", "plan", "recipes/demo.yaml"]);
@@ -42,7 +42,7 @@ describe("tokenmill recipe (offline)", () => {
     expect(a.code).toBe(0);
     expect(a.stdout).toMatch(/phase-2\s+web\s+w 10/);
     expect(b.stdout).toBe(a.stdout);
-  }, 30_000);
+  });
 
   it("a bad recipe exits 1 naming the key; diff lists differing paths", async () => {
     const dir = await mkdtemp(join(tmpdir(), "tokenmill-recipe-"));
@@ -53,5 +53,5 @@ describe("tokenmill recipe (offline)", () => {
     expect(r.stderr).toContain("stages[0].phases[0].training.lr_warp: unknown key");
     const d = await tm(["--json", "recipe", "diff", "recipes/mobilellm-r1-140m.yaml", "recipes/mobilellm-r1-360m.yaml"]);
     expect(JSON.parse(d.stdout).map((x: any) => x.path)).toContain("model.hidden_size");
-  }, 30_000);
+  });
 });

@@ -2,3 +2,4 @@ export * from "./db.js";
 export * from "./redis.js";
 export * from "./s3.js";
 export * from "./http.js";
+export * from "./wait.js";

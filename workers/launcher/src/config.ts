@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { trainerEnvironment } from "./backends/trainer-env.js";
 import { coreConfigFromEnv, envInt, type CoreConfig, type Env } from "@tokenmill/domain";
 
 /** The launcher worker's environment, parsed once. Nothing else in the launcher reads process.env. */
@@ -17,8 +18,14 @@ export interface LauncherConfig extends CoreConfig {
   pollMs: number;
   /** A run in starting/running whose launcher heartbeat is older than this is failed as lost (default 60 s). */
   lostAfterMs: number;
+  /** A run whose heartbeat is older than this is adopted by a launcher with its backend: its launcher died (default 20 s). */
+  adoptAfterMs: number;
+  /** How long a backend may fail to answer polls (retried with backoff) before the job is cancelled and the run failed (default 5 min). */
+  pollFailMs: number;
   /** Time between SIGTERM (checkpoint and exit) and SIGKILL on cancel (default 30 s). */
   cancelGraceMs: number;
+  /** The launcher's environment as the trainer may see it (an allowlist: no database, Redis or API secrets); the run's own variables are added per run. */
+  trainerBaseEnv: Record<string, string>;
   /** Slurm partition and account for sbatch (default: the cluster's defaults). */
   slurmPartition?: string;
   slurmAccount?: string;
@@ -36,7 +43,10 @@ export function loadLauncherConfig(env: Env, cwd = process.cwd()): LauncherConfi
     python: env.TRAINER_PYTHON || join(cwd, ".venv", "bin", "python"),
     pollMs: Math.max(50, envInt(env, "POLL_MS", 1000)),
     lostAfterMs: envInt(env, "LOST_AFTER_MS", 60_000),
+    adoptAfterMs: envInt(env, "ADOPT_AFTER_MS", 20_000),
+    pollFailMs: envInt(env, "POLL_FAIL_MS", 300_000),
     cancelGraceMs: envInt(env, "CANCEL_GRACE_MS", 30_000),
+    trainerBaseEnv: trainerEnvironment(env),
     slurmPartition: env.SLURM_PARTITION || undefined,
     slurmAccount: env.SLURM_ACCOUNT || undefined,
     k8s: env.K8S_IMAGE

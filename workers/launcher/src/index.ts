@@ -1,9 +1,10 @@
-export { createLaunchProcessor, createLaunchWorker, type LauncherDeps, type LaunchWorkerOptions } from "./processor.js";
+export { createLaunchProcessor, createLaunchWorker, type LauncherDeps, type LaunchProcessor, type LaunchWorkerOptions } from "./processor.js";
 export { buildJobSpec, trainerModel } from "./job-spec.js";
 export { LocalBackend } from "./backends/local.js";
 export { procsPerNode, worldSize, type Backend, type Dispatch, type JobState, type Resources } from "./backends/types.js";
-export { markLostRuns, startWatchdog } from "./watchdog.js";
+export { markLostRuns, markStrandedRuns, orphanedRuns, startWatchdog, type LostRun, type WatchdogOptions } from "./watchdog.js";
 export { loadLauncherConfig, type LauncherConfig } from "./config.js";
+export { trainerEnvironment } from "./backends/trainer-env.js";
 export { SlurmBackend, sbatchScript, type SlurmBackendOptions } from "./backends/slurm.js";
 export { KubernetesBackend } from "./backends/kubernetes.js";
 export { kubernetesManifests, jobName, podSpecJson, type KubernetesOptions } from "./backends/kubernetes-manifests.js";

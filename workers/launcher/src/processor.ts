@@ -1,55 +1,50 @@
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Worker, type ConnectionOptions, type Job } from "bullmq";
-import type { Logger } from "pino";
-import type { PrismaClient } from "@tokenmill/db";
 import { jobs, LAUNCH_QUEUE, newApiToken, type MixturePlan, type Recipe } from "@tokenmill/domain";
 import { buildJobSpec } from "./job-spec.js";
-import { worldSize, type Backend, type JobState, type Resources } from "./backends/types.js";
+import { createTransition, errorMessage, TERMINAL, type LauncherDeps } from "./deps.js";
+import { claimRun, Lease } from "./lease.js";
+import { watchAttempts } from "./run-loop.js";
+import { worldSize, type Resources } from "./backends/types.js";
 
-export interface LauncherDeps {
-  prisma: PrismaClient;
-  logger: Logger;
-  /** Backends by name (local | slurm | kubernetes); a run naming a missing one fails with a reason. */
-  backends: Record<string, Backend>;
-  apiUrl: string;
-  runsDir: string;
-  pollMs: number;
-  /** Extra environment for every trainer (e.g. S3 credentials for s3:// dataset versions). */
-  trainerEnv?: Record<string, string>;
-}
-
-const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export type { LauncherDeps } from "./deps.js";
 
 /** Folder URI of a dataset version, as the trainer reads it (file:///… or s3://…). */
 const versionUri = (storeUri: string, prefix: string) => `${storeUri.replace(/\/+$/, "")}/${prefix.replace(/^\/+|\/+$/g, "")}/`;
 
+export interface LaunchProcessor {
+  /** The BullMQ processor: launches a queued run, or takes over one whose watcher is gone (a re-delivered job). */
+  (job: Job): Promise<void>;
+  /**
+   * Takes over a starting/running run whose heartbeat is stale (its launcher died): re-attaches to a
+   * Slurm or Kubernetes job by its handle, or waits for a local trainer to stop at its checkpoint and
+   * restarts it from there as a preemption. Resolves once the run is claimed (null: watched elsewhere,
+   * ended, or not for this launcher); `done` when this launcher stops watching it.
+   */
+  adopt(runId: string): Promise<{ done: Promise<void> } | null>;
+  /** Runs this process is watching now (the watchdog leaves them alone). */
+  readonly watching: ReadonlySet<string>;
+}
+
 /**
  * The launcher's processor: builds the job spec, issues the run token, dispatches to the run's
- * backend and watches it to the end, retrying within the run's budgets (preemption and trainer
- * failure counted apart). The BullMQ job is held for the whole run; the run row carries the state.
+ * backend and watches it to the end, retrying within the run's budgets. The BullMQ job is held for
+ * the whole run; the run row carries the state, and its heartbeat says which launcher watches it.
+ * Whatever goes wrong before the run is watched ends it `failed` with the cause: no run stays queued.
  */
-export function createLaunchProcessor(deps: LauncherDeps) {
+export function createLaunchProcessor(deps: LauncherDeps): LaunchProcessor {
   const { prisma } = deps;
+  const transition = createTransition(prisma);
+  const watching = new Set<string>();
+  const adoptAfterMs = deps.adoptAfterMs ?? 20_000;
 
-  /** Moves a run to `status` unless it already ended (a cancel wins over whatever the launcher saw). */
-  async function transition(runId: string, status: "starting" | "running" | "succeeded" | "failed" | "cancelled", reason: string | null, data: Record<string, unknown> = {}): Promise<boolean> {
-    const ended = TERMINAL.has(status);
-    const n = await prisma.trainingRun.updateMany({
-      where: { id: runId, status: { notIn: ["succeeded", "failed", "cancelled"] } },
-      data: { status, reason, ...(ended ? { finishedAt: new Date() } : {}), ...data },
-    });
-    if (n.count) await prisma.runEvent.create({ data: { runId, status, reason } });
-    return n.count > 0;
-  }
-
-  return async function process(job: Job): Promise<void> {
-    const { runId } = jobs.launchRun.parse(job.data);
-    const log = deps.logger.child({ runId, jobId: job.id });
+  async function launch(runId: string, log: LauncherDeps["logger"]): Promise<void> {
     const run = await prisma.trainingRun.findUnique({ where: { id: runId }, include: { experiment: true } });
     if (!run) return log.warn("run vanished before launch");
     if (TERMINAL.has(run.status)) return log.info({ status: run.status }, "run ended before launch");
+    // A re-delivered job (its launcher died): continue the run rather than leave it to the watchdog.
+    if (run.status !== "queued") return (await adopt(runId))?.done;
     const backend = deps.backends[run.backend];
     if (!backend) {
       await transition(runId, "failed", `backend ${run.backend} is not configured on this launcher (configured: ${Object.keys(deps.backends).join(", ") || "none"})`);
@@ -65,7 +60,6 @@ export function createLaunchProcessor(deps: LauncherDeps) {
     const datasets: Record<string, { uri: string; manifest: unknown }> = {};
     for (const c of mixture.components) datasets[c.datasetVersion.fingerprint] = { uri: versionUri(c.datasetVersion.storeUri, c.datasetVersion.prefix), manifest: c.datasetVersion.manifest };
     const resources = run.resources as unknown as Resources;
-    const retry = run.retry as { max_preemptions: number; max_failures: number };
     let spec: Record<string, unknown>;
     try {
       spec = buildJobSpec({
@@ -81,146 +75,76 @@ export function createLaunchProcessor(deps: LauncherDeps) {
         gpus: resources.nodes * resources.gpus_per_node,
       });
     } catch (e) {
-      await transition(runId, "failed", `cannot build the job spec: ${(e as Error).message}`);
+      await transition(runId, "failed", `cannot build the job spec: ${errorMessage(e)}`);
       return;
     }
     const specPath = join(workDir, "job.json");
     await writeFile(specPath, JSON.stringify(spec, null, 2));
-    const micro = (spec.batch as { micro_batch_size: number; grad_accum: number });
+    const micro = spec.batch as { micro_batch_size: number; grad_accum: number };
     const G = micro.micro_batch_size * micro.grad_accum * worldSize(resources);
     const planSteps = Math.floor(plan.sequences / G);
     const totalSteps = (spec.max_steps as number | null) ? Math.min(planSteps, spec.max_steps as number) : planSteps;
 
     const token = newApiToken();
-    if (!(await transition(runId, "starting", `launcher picked it up (backend ${backend.name})`, { tokenHash: token.hash, jobSpec: spec as object, workDir, logPath, checkpointDir, totalSteps, heartbeatAt: new Date() }))) {
+    const at = new Date();
+    if (!(await transition(runId, "starting", `launcher picked it up (backend ${backend.name})`, { tokenHash: token.hash, jobSpec: spec as object, workDir, logPath, checkpointDir, totalSteps, heartbeatAt: at }))) {
       return log.info("run was cancelled before it started");
     }
-
-    let { failures, preemptions } = run;
-    for (let attempt = run.attempt + 1; ; attempt++) {
-      // The trainer's log grows across attempts: this attempt's events are those after this offset.
-      const logFrom = await stat(join(workDir, TRAIN_LOG)).then((s) => s.size, () => 0);
-      let handle: string;
-      try {
-        handle = await backend.submit({ runId, attempt, specPath, workDir, logPath, env: { ...deps.trainerEnv, TOKENMILL_RUN_TOKEN: token.token }, resources });
-      } catch (e) {
-        log.warn({ err: e }, "dispatch failed");
-        await transition(runId, "failed", `dispatch to ${backend.name} failed: ${(e as Error).message}`);
-        return;
-      }
-      log.info({ handle, attempt }, "dispatched");
-      await prisma.trainingRun.update({ where: { id: runId }, data: { externalId: handle, attempt, startedAt: new Date(), heartbeatAt: new Date() } });
-      let startedRunning = false;
-      let restarts = 0;
-      let st: JobState;
-      for (;;) {
-        const cur = await prisma.trainingRun.findUnique({ where: { id: runId }, select: { status: true } });
-        if (!cur || cur.status === "cancelled") {
-          log.info({ handle }, "cancel requested: stopping the job");
-          await backend.cancel(handle);
-          return;
-        }
-        st = await backend.poll(handle);
-        if (st.state === "exited") break;
-        if (st.restarts !== undefined && st.restarts > restarts) {
-          // The scheduler requeued the job itself (preemption, node failure): same job, resumes from its checkpoint.
-          preemptions += st.restarts - restarts;
-          restarts = st.restarts;
-          await prisma.trainingRun.update({ where: { id: runId }, data: { preemptions } });
-          if (preemptions > retry.max_preemptions) {
-            await backend.cancel(handle);
-            await transition(runId, "failed", `${backend.name} job ${handle} requeued ${restarts} time(s) (preemption budget ${retry.max_preemptions} spent)`);
-            return;
-          }
-          startedRunning = false;
-          if (!(await transition(runId, "starting", `${backend.name} requeued job ${handle} (restart ${restarts}, preemption ${preemptions}/${retry.max_preemptions}); it resumes from the last checkpoint`))) continue;
-        }
-        const now = new Date();
-        if (st.state === "running" && !startedRunning) {
-          startedRunning = true;
-          await transition(runId, "running", `${backend.name} job ${handle} running (attempt ${attempt})`, { heartbeatAt: now });
-        } else {
-          await prisma.trainingRun.updateMany({ where: { id: runId }, data: { heartbeatAt: now } });
-        }
-        await sleep(deps.pollMs);
-      }
-      if (st.fatal) {
-        await backend.cancel(handle);
-        await transition(runId, "failed", st.reason);
-        return;
-      }
-      const trainer = await attemptOutcome(workDir, logFrom);
-      if (st.exitCode === 0 && trainer.done && trainer.preemptedAt === undefined) {
-        await transition(runId, "succeeded", st.reason, { exitCode: 0 });
-        return;
-      }
-      // The trainer checkpointed on SIGTERM (preemption, time limit): a preemption whatever the exit
-      // code of what ran it (a launcher such as torchrun exits non-zero once it got the signal too).
-      // Exit 0 without a `done` line is read the same way.
-      const preempted = st.preempted || st.exitCode === 0 || trainer.preemptedAt !== undefined;
-      const why =
-        trainer.preemptedAt !== undefined
-          ? `${st.reason} after the trainer checkpointed at step ${trainer.preemptedAt} on SIGTERM (preempted or time limit)`
-          : st.exitCode === 0
-            ? `${st.reason} after a checkpoint on SIGTERM (preempted or time limit)`
-            : st.reason;
-      if (preempted) preemptions++;
-      else failures++;
-      const budgetLeft = preempted ? preemptions <= retry.max_preemptions : failures <= retry.max_failures;
-      await prisma.trainingRun.update({ where: { id: runId }, data: { failures, preemptions, exitCode: st.exitCode } });
-      if (!budgetLeft) {
-        const budget = preempted ? `preemption budget ${retry.max_preemptions}` : `failure budget ${retry.max_failures}`;
-        await transition(runId, "failed", `${why}${(await logTail(logPath)) ? `: ${await logTail(logPath)}` : ""} (${budget} spent)`);
-        return;
-      }
-      if (!(await transition(runId, "starting", `retrying after ${why} (${preempted ? `preemption ${preemptions}/${retry.max_preemptions}` : `failure ${failures}/${retry.max_failures}`}); resumes from the last checkpoint`))) return;
-    }
-  };
-}
-
-const TRAIN_LOG = "train.log.jsonl";
-
-/**
- * What the trainer logged in one attempt (its JSON-line log from byte `from` on; of the last trainer
- * start when the scheduler requeued the job within the attempt): `done` when it reached its last
- * step, `preempted` (with the step) when it stopped at a checkpoint on SIGTERM.
- */
-async function attemptOutcome(workDir: string, from: number): Promise<{ done: boolean; preemptedAt?: number }> {
-  let text: string;
-  try {
-    text = (await readFile(join(workDir, TRAIN_LOG))).subarray(from).toString("utf8");
-  } catch {
-    return { done: false };
+    const readsS3 = Object.values(datasets).some((d) => d.uri.startsWith("s3://"));
+    await watch(runId, { lease: new Lease(prisma, runId, at), backend, log, workDir, logPath, specPath, resources, token: token.token, readsS3, run });
   }
-  let done = false;
-  let preemptedAt: number | undefined;
-  for (const line of text.split("\n")) {
-    if (!line.startsWith("{")) continue;
+
+  async function adopt(runId: string): Promise<{ done: Promise<void> } | null> {
+    const log = deps.logger.child({ runId });
+    if (watching.has(runId)) return null;
+    const run = await prisma.trainingRun.findUnique({ where: { id: runId } });
+    const backend = run && deps.backends[run.backend];
+    if (!run || !backend || !run.workDir || !run.logPath) return null;
+    const lease = await claimRun(prisma, runId, new Date(Date.now() - adoptAfterMs));
+    if (!lease) {
+      log.info({ status: run.status }, "run is watched by another launcher (or ended)");
+      return null;
+    }
+    log.warn({ handle: run.externalId, attempt: run.attempt }, "adopting a run whose launcher stopped heart-beating");
+    const resources = run.resources as unknown as Resources;
+    const w = { lease, backend, log, workDir: run.workDir, logPath: run.logPath, specPath: join(run.workDir, "job.json"), resources, run, handle: run.externalId ?? undefined, readsS3: JSON.stringify(run.jobSpec ?? {}).includes('"s3://') };
+    return { done: guard(runId, log, () => watch(runId, w)) };
+  }
+
+  async function watch(runId: string, w: Omit<Parameters<typeof watchAttempts>[1], "runId" | "retry" | "attempt" | "failures" | "preemptions"> & { run: { retry: unknown; attempt: number; failures: number; preemptions: number } }) {
+    watching.add(runId);
     try {
-      const ev = JSON.parse(line) as { event?: string; step?: number };
-      // A job the scheduler requeued ran the trainer again within this attempt: the last run decides.
-      if (ev.event === "start") {
-        done = false;
-        preemptedAt = undefined;
-      }
-      if (ev.event === "done") done = true;
-      if (ev.event === "preempted") preemptedAt = ev.step ?? 0;
-    } catch {
-      // a line cut short by a kill: the events before it still count
+      const { run, ...rest } = w;
+      const retry = run.retry as { max_preemptions: number; max_failures: number };
+      await watchAttempts(deps, { ...rest, runId, retry, attempt: run.attempt, failures: run.failures, preemptions: run.preemptions }, transition);
+    } finally {
+      watching.delete(runId);
     }
   }
-  return { done, ...(preemptedAt !== undefined ? { preemptedAt } : {}) };
-}
 
-/** The last meaningful line of the trainer's output (a Python error, usually), for the run's reason. */
-async function logTail(path: string): Promise<string> {
-  try {
-    // Skips JSON log lines and the launcher's and Slurm's own chatter around the trainer's message.
-    const lines = (await readFile(path, "utf8")).trim().split("\n").filter((l) => l.trim() && !l.startsWith("{") && !/^(srun|slurmstepd|sbatch|tokenmill):/.test(l));
-    return (lines.at(-1) ?? "").slice(0, 500);
-  } catch {
-    return "";
+  /** A failure of the launcher itself (database, disk, a bug): the run ends failed with the cause, never stays queued or starting. */
+  async function guard(runId: string, log: LauncherDeps["logger"], work: () => Promise<void>) {
+    try {
+      await work();
+    } catch (e) {
+      log.error({ err: e }, "launcher error");
+      // If this cannot be recorded either (database down), the job fails and the watchdog picks the run up.
+      if (!(await transition(runId, "failed", `launcher error: ${errorMessage(e)}`))) return;
+      // Nothing may keep training for a run marked failed.
+      const run = await prisma.trainingRun.findUnique({ where: { id: runId }, select: { backend: true, externalId: true } });
+      const backend = run?.externalId ? deps.backends[run.backend] : undefined;
+      if (backend) await backend.cancel(run!.externalId!).catch((err) => log.error({ err }, "cannot cancel the job of a failed run"));
+    }
   }
+
+  const processor = (async (job: Job) => {
+    const { runId } = jobs.launchRun.parse(job.data);
+    const log = deps.logger.child({ runId, jobId: job.id });
+    await guard(runId, log, () => launch(runId, log));
+  }) as LaunchProcessor;
+  processor.adopt = adopt;
+  Object.defineProperty(processor, "watching", { value: watching });
+  return processor;
 }
 
 export interface LaunchWorkerOptions {
@@ -229,8 +153,9 @@ export interface LaunchWorkerOptions {
   concurrency: number;
 }
 
-export function createLaunchWorker(deps: LauncherDeps, opts: LaunchWorkerOptions): Worker {
-  const worker = new Worker(LAUNCH_QUEUE, createLaunchProcessor(deps), {
+/** The BullMQ worker of the launch queue; `processor` is its processor, whose adopt() the watchdog calls. */
+export function createLaunchWorker(deps: LauncherDeps, opts: LaunchWorkerOptions, processor = createLaunchProcessor(deps)): Worker {
+  const worker = new Worker(LAUNCH_QUEUE, processor, {
     connection: opts.connection,
     prefix: opts.prefix,
     concurrency: opts.concurrency,

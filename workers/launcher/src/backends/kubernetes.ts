@@ -28,6 +28,7 @@ function safe(s: string): unknown {
  */
 export class KubernetesBackend implements Backend {
   readonly name = "kubernetes";
+  readonly survivesLauncher = true;
   private readonly batch: BatchV1Api;
   private readonly core: CoreV1Api;
 

@@ -9,6 +9,8 @@ export interface LocalBackendOptions {
   cancelGraceMs: number;
   /** Working directory of the trainer process (default: the launcher's). */
   cwd?: string;
+  /** The trainer's environment besides the run's own (LauncherConfig.trainerBaseEnv: allowlisted; default none). */
+  baseEnv?: Record<string, string>;
 }
 
 interface Proc {
@@ -26,6 +28,17 @@ interface Proc {
  * so a cancel reaches every process it started; stdout and stderr go to the run's log file. A rank
  * killed by a signal we did not send counts as a preemption (node loss, OOM killer).
  */
+/** Whether any process of group `pgid` is alive (the trainer's launch process leads its own group). */
+function groupAlive(pgid: number): boolean {
+  if (!Number.isInteger(pgid) || pgid <= 1) return false;
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 export class LocalBackend implements Backend {
   readonly name = "local";
   private readonly procs = new Map<string, Proc>();
@@ -45,7 +58,7 @@ export class LocalBackend implements Backend {
       const args = ["-m", "tokenmill_trainer.launch", "--nproc-per-node", String(procs), "--watch-stdin", "--grace", String(graceMs / 1000), "--", "--spec", d.specPath];
       const child = spawn(this.opts.python, args, {
         cwd: this.opts.cwd,
-        env: { ...process.env, ...d.env, PYTHONUNBUFFERED: "1", ...(d.resources.gpus_per_node === 0 ? { CUDA_VISIBLE_DEVICES: "" } : {}) },
+        env: { ...this.opts.baseEnv, ...d.env, PYTHONUNBUFFERED: "1", ...(d.resources.gpus_per_node === 0 ? { CUDA_VISIBLE_DEVICES: "" } : {}) },
         // stdin: the pipe whose end tells tokenmill_trainer.launch that this launcher is gone; never written.
         stdio: ["pipe", fd, fd],
         detached: true,
@@ -77,7 +90,13 @@ export class LocalBackend implements Backend {
 
   async poll(handle: string): Promise<JobState> {
     const p = this.procs.get(handle);
-    if (!p) return { state: "exited", exitCode: null, preempted: true, reason: `process ${handle} is not a child of this launcher (launcher restarted?)` };
+    if (!p) {
+      // Started by a launcher that is gone (this one adopted the run): that trainer saw its stdin close,
+      // checkpoints and exits; it is done once its process group is empty. Its exit status went to
+      // its dead parent, so the trainer's log decides how it ended.
+      if (groupAlive(Number(handle))) return { state: "running" };
+      return { state: "exited", exitCode: null, preempted: true, orphaned: true, reason: `trainer ${handle} stopped with the launcher that started it` };
+    }
     if (!p.exit) return { state: "running" };
     this.procs.delete(handle);
     const { code, signal } = p.exit;
@@ -87,7 +106,8 @@ export class LocalBackend implements Backend {
 
   async cancel(handle: string): Promise<void> {
     const p = this.procs.get(handle);
-    if (!p || p.exit) return;
+    if (!p) return this.cancelOrphan(Number(handle));
+    if (p.exit) return;
     p.cancelled = true;
     const group = (sig: NodeJS.Signals) => {
       try {
@@ -101,5 +121,20 @@ export class LocalBackend implements Backend {
     await p.exited;
     clearTimeout(timer);
     group("SIGKILL"); // anything the trainer left behind in its group
+  }
+
+  /** A trainer group left by a launcher that is gone: SIGTERM (it checkpoints), SIGKILL after the grace. */
+  private async cancelOrphan(pgid: number): Promise<void> {
+    const signal = (sig: NodeJS.Signals) => {
+      try {
+        if (groupAlive(pgid)) process.kill(-pgid, sig);
+      } catch {
+        /* already gone */
+      }
+    };
+    signal("SIGTERM");
+    const deadline = Date.now() + this.opts.cancelGraceMs;
+    while (groupAlive(pgid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    signal("SIGKILL");
   }
 }

@@ -23,6 +23,8 @@ export interface SlurmBackendOptions {
   signalBeforeLimitS?: number;
   /** Seconds to wait for a cancelled job to leave the queue (default 60). */
   cancelWaitS?: number;
+  /** The environment of sbatch, hence of the job, besides the run's own (LauncherConfig.trainerBaseEnv: allowlisted; default none). */
+  baseEnv?: Record<string, string>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -106,13 +108,15 @@ function fields(line: string): Record<string, string> {
  */
 export class SlurmBackend implements Backend {
   readonly name = "slurm";
+  readonly survivesLauncher = true;
   constructor(private readonly opts: SlurmBackendOptions) {}
 
   async submit(d: Dispatch): Promise<string> {
     const script = join(d.workDir, `sbatch-${d.attempt}.sh`);
     await writeFile(script, sbatchScript(d, this.opts), { mode: 0o700 });
     try {
-      const { stdout } = await exec("sbatch", ["--parsable", "--export=ALL", script], { env: { ...process.env, ...d.env }, timeout: 60_000 });
+      // --export=ALL hands the job sbatch's own environment, which is the allowlisted one (never the launcher's).
+      const { stdout } = await exec("sbatch", ["--parsable", "--export=ALL", script], { env: { ...this.opts.baseEnv, ...d.env }, timeout: 60_000 });
       const id = stdout.trim().split(";")[0]!;
       if (!/^\d+$/.test(id)) throw new Error(`unexpected sbatch output: ${stdout.trim()}`);
       return id;

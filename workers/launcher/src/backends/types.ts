@@ -42,8 +42,9 @@ export function worldSize(r: Pick<Resources, "nodes" | "gpus_per_node" | "procs_
 export type JobState =
   /** restarts: times the scheduler itself requeued the job (Slurm --requeue on preemption or node failure). */
   | { state: "pending" | "running"; restarts?: number }
-  | { state: "exited"; exitCode: number | null; signal?: string | null; preempted: boolean; reason: string; fatal?: boolean };
+  | { state: "exited"; exitCode: number | null; signal?: string | null; preempted: boolean; reason: string; fatal?: boolean; orphaned?: boolean };
 // fatal: retrying cannot help (the job can never be scheduled as asked); the launcher cancels it and fails the run.
+// orphaned: the job was started by a launcher that is gone, so its exit status is unknown; the trainer's log tells.
 
 /**
  * A place that runs trainer jobs: local subprocesses, Slurm, Kubernetes. submit() throws when the
@@ -52,6 +53,11 @@ export type JobState =
  */
 export interface Backend {
   readonly name: string;
+  /**
+   * Whether a job outlives the launcher that submitted it (Slurm, Kubernetes): another launcher then
+   * re-attaches to it by its handle. A local trainer does not: it checkpoints and stops with its launcher.
+   */
+  readonly survivesLauncher?: boolean;
   submit(d: Dispatch): Promise<string>;
   poll(handle: string): Promise<JobState>;
   /** Stops the job and everything it started; resolves once it is gone. */
