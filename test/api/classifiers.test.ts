@@ -16,7 +16,7 @@ beforeAll(async () => {
   read = await stack.token(["read"]);
   const src = await stack.app.inject({ method: "POST", url: "/sources", headers: auth(write), payload: { name: "dclm-labels", uri: `file://${LABELS}` } });
   expect(src.statusCode).toBe(201);
-}, 60_000);
+});
 afterAll(async () => stack?.close());
 
 describe("classifiers API", () => {
@@ -48,7 +48,7 @@ describe("classifiers API", () => {
     const again = await stack.app.inject({ method: "POST", url: "/classifiers", headers: auth(write), payload: body });
     expect(again.statusCode).toBe(200);
     expect(again.json().version).toBe(version);
-  }, 120_000);
+  });
 
   it("lists and gets versions; rejects bad requests", async () => {
     const list = await stack.app.inject({ method: "GET", url: "/classifiers", headers: auth(read) });
@@ -107,5 +107,5 @@ describe("classifiers API", () => {
     expect(rerun.fingerprint).not.toBe(run.fingerprint);
     const pinned = await stack.prisma.curationRun.findUniqueOrThrow({ where: { id: rerun.id } });
     expect((pinned.pinnedSpec as { steps: { model?: string }[] }).steps[0]!.model).toBe(`dclm-quality@${newer.json().version}`);
-  }, 240_000);
+  });
 });

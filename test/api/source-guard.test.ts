@@ -31,7 +31,7 @@ beforeAll(async () => {
   http = await startFileServer(root);
   port = new URL(http.url).port;
   stack = await startStack({ sourceEnv: { FILE_SOURCE_ROOTS: root, HTTP_SOURCE_ALLOW: "localhost" } });
-}, 120_000);
+});
 
 afterAll(async () => {
   await stack?.close();

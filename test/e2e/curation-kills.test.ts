@@ -47,7 +47,7 @@ beforeAll(async () => {
   }
   stack = await startStack({ store: "file" });
   queues = createQueues({ redisUrl: stack.redisUrl, prefix: stack.queuePrefix });
-}, 120_000);
+});
 
 afterAll(async () => {
   child?.kill("SIGKILL");
@@ -120,4 +120,4 @@ it(`a dedup run survives ${KILLS} SIGKILLs of its worker with output identical t
   for (const f of await readdir(join(out, "dropped"))) expect(sha(await stack.store.get(`${prefix}dropped/${f}`))).toBe(sha(await readFile(join(out, "dropped", f))));
   const shards = (await stack.app.inject({ method: "GET", url: `/dataset-versions/${run.dataset_version_id}/shards`, headers: auth })).json().items;
   expect(shards.map((s: { sha256: string }) => s.sha256)).toEqual(ref.manifest.shards.map((s) => s.sha256));
-}, 600_000);
+});

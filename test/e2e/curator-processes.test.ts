@@ -137,4 +137,4 @@ it("two worker processes share a run, match a one-worker run byte for byte, rest
   ]);
   expect(logs.filter((l) => l.msg === "draining: finishing active jobs").map((l) => l.worker).sort()).toEqual(["multi-w1", "multi-w2"]);
   for (const pid of [newPid1!, pid2!]) await until(`worker ${pid} gone`, () => !alive(pid), 10_000);
-}, 120_000);
+});

@@ -43,7 +43,7 @@ beforeAll(async () => {
   await writeFile(join(dir, "c.jsonl"), [...near, ...other].map((d) => JSON.stringify(d)).join("\n") + "\n");
   [stack, s3Stack] = await Promise.all([startStack({ store: "file", worker: true }), startStack({ store: "s3", worker: true })]);
   local = await curateLocal({ inputs: [dir], outDir: out, spec: parsePipeline(pipeline), sourceName: SOURCE });
-}, 300_000);
+});
 
 afterAll(async () => {
   await Promise.allSettled([stack?.close(), s3Stack?.close()]);
@@ -93,7 +93,7 @@ describe("dedup steps across tasks", () => {
       expect(sha(await stack.store.get(`${prefix}dropped/${f}`))).toBe(sha(await readFile(join(out, "dropped", f))));
     }
     expect(await stack.store.list(`${prefix}_work/`)).toEqual([]);
-  }, 300_000);
+  });
 
   it("the worker on an S3 store (range reads of the task files) gives the same shards", async () => {
     const s = s3Stack;
@@ -107,5 +107,5 @@ describe("dedup steps across tasks", () => {
     const manifest = JSON.parse((await s.store.get(`${prefix}manifest.json`)).toString());
     expect(manifest.shards).toEqual(local.manifest.shards);
     expect(await s.store.list(`${prefix}_work/`)).toEqual([]);
-  }, 300_000);
+  });
 });

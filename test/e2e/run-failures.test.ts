@@ -45,7 +45,7 @@ beforeAll(async () => {
   stack = await startStack({ store: "file" });
   queues = createQueues({ redisUrl: stack.redisUrl, prefix: stack.queuePrefix });
   deps = { prisma: stack.prisma, store: stack.store, queues, logger: pino({ level: "silent" }), s3: { region: "us-east-1", forcePathStyle: false }, sourcePolicy: DEFAULT_SOURCE_POLICY, workerId: "test-watchdog" };
-}, 120_000);
+});
 
 afterAll(async () => {
   await queues?.close();
@@ -70,7 +70,7 @@ describe("terminal job failures end the run", () => {
     const job = await queues.curation.getJob(`task-${bad.id}`);
     expect(job?.attemptsMade).toBe(1);
     expect(await job?.getState()).toBe("failed");
-  }, 180_000);
+  });
 
   it("a dedup-collect job that BullMQ fails for stalling too often fails the run with the reason", async () => {
     const docs = gunzipSync(await readFile(WIKI)).toString().trim().split("\n");
@@ -97,7 +97,7 @@ describe("terminal job failures end the run", () => {
     expect(run.status, JSON.stringify(run)).toBe("failed");
     expect(run.error).toMatch(/^dedup-collect of task 2 \(file:\/\/.*\/c\.jsonl\) failed for good: job stalled more than allowable limit$/);
     expect(await queues.curation.getJob(`dedup-barrier-${runId}-0`).then((j) => j?.getState())).toBe("failed");
-  }, 180_000);
+  });
 });
 
 describe("the watchdog", () => {
@@ -137,5 +137,5 @@ describe("the watchdog", () => {
     } finally {
       stop();
     }
-  }, 120_000);
+  });
 });

@@ -88,4 +88,4 @@ it("a worker killed mid-task: another finishes the run, nothing lost or duplicat
   const shards = (await stack.app.inject({ method: "GET", url: `/dataset-versions/${run.dataset_version_id}/shards`, headers: auth })).json().items;
   expect(shards.map((s: any) => s.sha256)).toEqual(ref.manifest.shards.map((s) => s.sha256));
   await rm(out, { recursive: true, force: true });
-}, 300_000);
+});

@@ -90,7 +90,7 @@ describe("inputs split into byte-range and row-group tasks", () => {
     const inputs = [join(dir, "samples.jsonl"), join(dir, "math.parquet")];
     whole = await curateLocal({ inputs, outDir: join(dir, "whole"), spec: spec() });
     split = await curateLocal({ inputs, outDir: join(dir, "split"), spec: spec({ split_bytes: 200_000 }) });
-  }, 300_000);
+  });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });

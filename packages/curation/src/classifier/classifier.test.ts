@@ -30,7 +30,7 @@ describe("quality classifier (fastText in WebAssembly)", () => {
     expect(m.holdout_examples).toBeGreaterThan(70);
     expect(m.auc!).toBeGreaterThan(0.8);
     expect(m.accuracy).toBeGreaterThan(m.baseline_accuracy + 0.1);
-  }, 120_000);
+  });
 
   it("gives identical bytes (and version) for identical inputs; the artifact round-trips", async () => {
     const ex = (await examples()).slice(0, 120);
@@ -49,7 +49,7 @@ describe("quality classifier (fastText in WebAssembly)", () => {
     expect(() => decodeArtifact(corrupt)).toThrow(/corrupt/);
     const c = await trainClassifier(ex, { ...cfg, seed: 2 });
     expect(c.version).not.toBe(a.version);
-  }, 120_000);
+  });
 
   it("computes AUC with ties", () => {
     expect(rocAuc([0.1, 0.4, 0.35, 0.8], [false, false, true, true])).toBe(0.75);
@@ -100,7 +100,7 @@ describe("quality classifier (fastText in WebAssembly)", () => {
       expect(s).toBeGreaterThanOrEqual(threshold);
       expect(JSON.parse(table.getChild("meta")!.get(i) as string).fields.dclm_score).toBe(s);
     }
-  }, 120_000);
+  });
 
   it("local mode: the step takes a model.bin path; an empty model or a reserved field is an error", async () => {
     const ex = (await examples()).slice(0, 80);
@@ -124,7 +124,7 @@ describe("quality classifier (fastText in WebAssembly)", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  }, 60_000);
+  });
 
   it.runIf(existsSync(PYTHON))("pyarrow reads the score column as float", async () => {
     const store = new MemStore();
@@ -142,5 +142,5 @@ describe("quality classifier (fastText in WebAssembly)", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  }, 60_000);
+  });
 });

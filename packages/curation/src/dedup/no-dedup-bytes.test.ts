@@ -46,4 +46,4 @@ it("a pipeline without dedup steps writes the same bytes as before the dedup eng
   } finally {
     await rm(out, { recursive: true, force: true });
   }
-}, 120_000);
+});

@@ -39,7 +39,7 @@ with pa.CompressedOutputStream(sys.argv[3], "zstd") as f: f.write(open(sys.argv[
   await promisify(execFile)(PYTHON, ["-c", script, join(tmp, "src.jsonl"), parquet, zst], { cwd: ROOT });
   const arrow = Buffer.from(tableToIPC(tableFromArrays({ id: DOCS.map((d) => d.id), text: DOCS.map((d) => d.text) }), "file"));
   Object.assign(files, { plain: PLAIN, gzip: gzipSync(PLAIN), zstd: await readFile(zst), parquet: await readFile(parquet), arrow, garbage: GARBAGE });
-}, 60_000);
+});
 
 afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
@@ -127,12 +127,12 @@ describe("curate local", () => {
     expect(stats.docs_in).toBe(5);
     expect(stats.docs_kept).toBe(5);
     expect(stats.input_issues.map((i) => i.reason)).toEqual(["format_mismatch"]);
-  }, 60_000);
+  });
 
   it("fails naming the file for non-Arrow bytes named .arrow", async () => {
     const dir = await mkdtemp(join(tmp, "in-"));
     await writeFile(join(dir, "bad.arrow"), GARBAGE);
     const out = await mkdtemp(join(tmp, "out-"));
     await expect(curateLocal({ inputs: [dir], outDir: out })).rejects.toThrow(new RegExp(`file://${dir}/bad\\.arrow: named as Arrow IPC`));
-  }, 60_000);
+  });
 });

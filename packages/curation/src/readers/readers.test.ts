@@ -102,7 +102,7 @@ beforeAll(async () => {
     await python(WRITE_FIXTURES, join(SAMPLES, `${name}.jsonl.gz`), join(tmp, name));
   }
   await python(WRITE_BAD, join(tmp, "bad"));
-}, 120_000);
+});
 
 afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
@@ -285,13 +285,13 @@ describe("curateLocal over each format", () => {
     const b = await curate(`${name}.jsonl.gz`);
     base = b.result;
     baseShards = [b.rows, b.dropped];
-  }, 120_000);
+  });
   afterAll(async () => {
     for (const out of outs) await rm(out, { recursive: true, force: true });
   });
 
   for (const variant of VARIANTS) {
-    it(`${variant} keeps the same documents, tokens and stats`, { timeout: 120_000 }, async () => {
+    it(`${variant} keeps the same documents, tokens and stats`, async () => {
       const got = await curate(name + variant);
       expect(got.result.stats.docs_kept).toBeGreaterThan(0);
       expect(comparable(got.result)).toEqual(comparable(base));

@@ -10,7 +10,7 @@ import { MemStore } from "../test-helpers.js";
 const ROOT = join(import.meta.dirname, "../../../..");
 
 describe("the new steps in the engine", () => {
-  it("runs normalize → language_id → filters → pii → decontaminate → tokenize with counts, counters and dropped records", { timeout: 120_000 }, async () => {
+  it("runs normalize → language_id → filters → pii → decontaminate → tokenize with counts, counters and dropped records", async () => {
     const spec = parsePipeline({
       version: 1,
       name: "web",
