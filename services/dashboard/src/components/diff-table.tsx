@@ -1,5 +1,18 @@
 import { diffPaths, showValue } from "../diff.js";
+import { Fragment } from "preact";
 import { useVersionNames } from "./names.js";
+
+/** A name that may wrap after its dots, dashes and underscores, where a reader would break it, in narrow comparison columns. */
+export const Breakable = ({ text }: { text: string }) => (
+  <>
+    {text.split(/(?<=[.\-_])/).map((part, i) => (
+      <Fragment key={i}>
+        {i > 0 && <wbr />}
+        {part}
+      </Fragment>
+    ))}
+  </>
+);
 
 /**
  * Two JSON documents (mixture specs, recipes) side by side, one row per path whose value differs
@@ -24,8 +37,12 @@ export function DiffTable({ what, a, b, nameA, nameB }: { what: string; a: unkno
       <thead>
         <tr>
           <th scope="col" class="path">Path</th>
-          <th scope="col">{nameA}</th>
-          <th scope="col">{nameB}</th>
+          <th scope="col">
+            <Breakable text={nameA} />
+          </th>
+          <th scope="col">
+            <Breakable text={nameB} />
+          </th>
         </tr>
       </thead>
       <tbody>

@@ -1,6 +1,6 @@
 import { api, qs } from "../api.js";
 import { ErrorNote, Heading, Pager, useLoad } from "../components/common.js";
-import { DiffTable } from "../components/diff-table.js";
+import { Breakable, DiffTable } from "../components/diff-table.js";
 import { num, short, when } from "../format.js";
 import { href, navigate } from "../router.js";
 import type { BudgetRow, MixtureView, Page } from "../types.js";
@@ -128,13 +128,13 @@ function BudgetDiff({ a, b, nameA, nameB }: { a: BudgetRow[]; b: BudgetRow[]; na
         <tr>
           <th scope="col">Phase</th>
           <th scope="col">Source</th>
-          <th scope="col" class="num">Tokens ({nameA})</th>
-          <th scope="col" class="num">Tokens ({nameB})</th>
+          <th scope="col" class="num">Tokens (<Breakable text={nameA} />)</th>
+          <th scope="col" class="num">Tokens (<Breakable text={nameB} />)</th>
           <th scope="col" class="num">Δ tokens</th>
-          <th scope="col" class="num">Share ({nameA})</th>
-          <th scope="col" class="num">Share ({nameB})</th>
-          <th scope="col" class="num">Epochs ({nameA})</th>
-          <th scope="col" class="num">Epochs ({nameB})</th>
+          <th scope="col" class="num">Share (<Breakable text={nameA} />)</th>
+          <th scope="col" class="num">Share (<Breakable text={nameB} />)</th>
+          <th scope="col" class="num">Epochs (<Breakable text={nameA} />)</th>
+          <th scope="col" class="num">Epochs (<Breakable text={nameB} />)</th>
         </tr>
       </thead>
       <tbody>
