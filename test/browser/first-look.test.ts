@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Worker } from "bullmq";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { parse as parseYaml } from "yaml";
 import { palettePng } from "../support/png.js";
 import { startStack, waitForRun, type Stack } from "../support/stack.js";
 import { PYTHON, TINY, ended, sampleVersion, startLauncher, tinyRecipe, waitRun } from "../launcher/support.js";
@@ -45,6 +46,7 @@ describe.skipIf(missing !== null)("what a first-time user sees on each page, in 
   let reused: any;
   let expA: any;
   let expB: any;
+  let exp140: any;
   let trainingRun: string;
   const consoleErrors: string[] = [];
   const auth = () => ({ authorization: `Bearer ${stack.admin}` });
@@ -109,6 +111,20 @@ describe.skipIf(missing !== null)("what a first-time user sees on each page, in 
     const [p1, p2] = renamed.stages[0]!.phases as Array<{ name: string; init?: string }>;
     [p1!.name, p2!.name, p2!.init] = ["warm", "main", "warm"];
     expB = await post("/experiments", { name: "tiny-renamed", recipe: renamed, datasets: { web: run.dataset_version_id, code } }, 201);
+    // The published 140M recipe over the samples: a large recipe and plan to compare with.
+    // Its budgets shrunk to one block of sequences per phase so the samples can feed it; everything
+    // else (sources, mixes, schedules, training settings, model) is as published.
+    const big = parseYaml(readFileSync(join(ROOT, "recipes/mobilellm-r1-140m.yaml"), "utf8"));
+    for (const st of big.stages) {
+      st.block_size = 8;
+      for (const ph of st.phases) {
+        if (ph.tokens !== undefined) ph.tokens = st.seq_len * 8;
+        for (const m of ph.mix) if (m.tokens !== undefined) m.tokens = st.seq_len;
+      }
+    }
+    const pool = [web, code, run.dataset_version_id];
+    const bigDatasets = Object.fromEntries(big.sources.map((src: { name: string }, i: number) => [src.name, pool[i % pool.length]]));
+    exp140 = await post("/experiments", { name: "mobilellm-r1-140m", recipe: big, datasets: bigDatasets }, 201);
 
     trainingRun = (await post(`/experiments/${expA.id}/runs`, { backend: "local", overrides: { ...TINY, progress_every_steps: 1 } }, 202)).id;
     // A few CPU steps of the tiny model; minutes on a busy machine, so a wide deadline.
@@ -228,10 +244,17 @@ describe.skipIf(missing !== null)("what a first-time user sees on each page, in 
     expect(await spec.textContent()).not.toMatch(UUID);
     expect(await scrollWidth()).toBeLessThanOrEqual(WIDTH);
     await shot("mixture-diff");
+
+    // Against the 140M recipe's first mixture: many more differences, still within the page.
+    await page.goto(`${base}/ui/#/mixtures?a=${mixA}&b=${exp140.mixtures[0].mixture_id}`);
+    await page.getByRole("table", { name: /^Specification: \d+ differences between tiny\.pretrain and mobilellm-r1-140m/ }).waitFor();
+    await page.getByRole("table", { name: /^Budget: / }).locator("tbody tr").first().waitFor();
+    expect(await page.getByRole("table", { name: /^Specification: / }).textContent()).not.toMatch(UUID);
+    expect(await scrollWidth()).toBeLessThanOrEqual(WIDTH);
   });
 
-  it("draws the burn-down's schedule visibly over the reported line, steps as whole numbers, and fits the recipe comparison", async () => {
-    await page.goto(`${base}/ui/#/experiments/${expA.id}?run=${trainingRun}&vs=${expB.id}`);
+  it("draws the burn-down's schedule visibly over the reported line, steps as whole numbers, and fits the comparison with the 140M recipe", async () => {
+    await page.goto(`${base}/ui/#/experiments/${expA.id}?run=${trainingRun}&vs=${exp140.id}`);
     const burn = page.getByRole("img", { name: /^Burn-down: 0 of/ }).locator("canvas");
     await burn.waitFor();
     // Pixels of each line's colour on the canvas: the schedule (drawn last, dashed) and the report.
@@ -258,8 +281,9 @@ describe.skipIf(missing !== null)("what a first-time user sees on each page, in 
       for (const t of ticks.split(" ")) expect(Number.isInteger(Number(t)), `${name} tick ${t}`).toBe(true);
     }
 
-    const recipe = page.getByRole("table", { name: /^Recipe: / });
-    await recipe.locator("tbody tr").first().waitFor();
+    // The recipe against the published 140M one: dozens of paths, long values, within the page.
+    const recipe = page.getByRole("table", { name: /^Recipe: \d+ differences between tiny and mobilellm-r1-140m$/ });
+    await recipe.locator("tbody tr").nth(9).waitFor();
     expect(await recipe.textContent()).not.toMatch(UUID);
     expect(await scrollWidth()).toBeLessThanOrEqual(WIDTH);
     await shot("experiment");
