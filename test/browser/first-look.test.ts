@@ -254,7 +254,7 @@ describe.skipIf(missing !== null)("what a first-time user sees on each page, in 
   });
 
   it("draws the burn-down's schedule visibly over the reported line, steps as whole numbers, and fits the comparison with the 140M recipe", async () => {
-    await page.goto(`${base}/ui/#/experiments/${expA.id}?run=${trainingRun}&vs=${exp140.id}`);
+    await page.goto(`${base}/ui/#/experiments/${expA.id}?run=${trainingRun}&vs=${expB.id}`);
     const burn = page.getByRole("img", { name: /^Burn-down: 0 of/ }).locator("canvas");
     await burn.waitFor();
     // Pixels of each line's colour on the canvas: the schedule (drawn last, dashed) and the report.
@@ -281,12 +281,15 @@ describe.skipIf(missing !== null)("what a first-time user sees on each page, in 
       for (const t of ticks.split(" ")) expect(Number.isInteger(Number(t)), `${name} tick ${t}`).toBe(true);
     }
 
+    await page.getByRole("table", { name: /^Recipe: \d+ differences between tiny and tiny-renamed$/ }).waitFor();
+    await shot("experiment");
+
     // The recipe against the published 140M one: dozens of paths, long values, within the page.
+    await page.getByRole("combobox", { name: "Compare the recipe with" }).selectOption(exp140.id);
     const recipe = page.getByRole("table", { name: /^Recipe: \d+ differences between tiny and mobilellm-r1-140m$/ });
     await recipe.locator("tbody tr").nth(9).waitFor();
     expect(await recipe.textContent()).not.toMatch(UUID);
     expect(await scrollWidth()).toBeLessThanOrEqual(WIDTH);
-    await shot("experiment");
     await page.goto(`${base}/ui/#/experiments`);
     await page.getByRole("link", { name: "tiny-renamed" }).waitFor();
     await shot("experiments");
