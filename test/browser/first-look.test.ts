@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Worker } from "bullmq";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { parse as parseYaml } from "yaml";
-import { palettePng } from "../support/png.js";
+import { savePaletteScreenshot } from "../support/png.js";
 import { startStack, waitForRun, type Stack } from "../support/stack.js";
 import { PYTHON, TINY, ended, sampleVersion, startLauncher, tinyRecipe, waitRun } from "../launcher/support.js";
 
@@ -52,24 +52,7 @@ describe.skipIf(missing !== null)("what a first-time user sees on each page, in 
   const auth = () => ({ authorization: `Bearer ${stack.admin}` });
   const shot = async (name: string) => {
     if (!DOCS) return void (await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true }));
-    // For the repository: a palette PNG (see palettePng), a fraction of the browser's size. The
-    // pixels are read back in a blank page of the same browser, so no image tool is needed.
-    const png = await page.screenshot({ fullPage: true });
-    const scratch = await browser.newPage();
-    const { width, height, rgba } = await scratch.evaluate(async (b64) => {
-      const img = new Image();
-      img.src = `data:image/png;base64,${b64}`;
-      await img.decode();
-      const canvas = Object.assign(document.createElement("canvas"), { width: img.width, height: img.height });
-      const ctx = canvas.getContext("2d")!;
-      ctx.drawImage(img, 0, 0);
-      const px = ctx.getImageData(0, 0, img.width, img.height).data;
-      let bin = "";
-      for (let i = 0; i < px.length; i += 0x8000) bin += String.fromCharCode(...px.subarray(i, i + 0x8000));
-      return { width: img.width, height: img.height, rgba: btoa(bin) };
-    }, png.toString("base64"));
-    await scratch.close();
-    await writeFile(`${SHOTS}/${name}.png`, palettePng(width, height, Buffer.from(rgba, "base64")));
+    await savePaletteScreenshot(browser, page, `${SHOTS}/${name}.png`);
   };
   const post = async (url: string, payload: unknown, status: number) => {
     const res = await stack.app.inject({ method: "POST", url, headers: auth(), payload: payload as object });

@@ -1,4 +1,6 @@
+import { writeFile } from "node:fs/promises";
 import { crc32, deflateSync } from "node:zlib";
+import type { Browser, Page } from "playwright-core";
 
 /** The 216 colours of a 6 × 6 × 6 cube: each channel 0, 51, …, 255. */
 const LEVEL = 51;
@@ -40,4 +42,26 @@ export function palettePng(width: number, height: number, rgba: Uint8Array): Buf
     chunk("IDAT", deflateSync(rows, { level: 9 })),
     chunk("IEND", Buffer.alloc(0)),
   ]);
+}
+
+/** A full-page screenshot of `page` written to `path` as a palette PNG (for the docs). */
+export async function savePaletteScreenshot(browser: Browser, page: Page, path: string): Promise<void> {
+  // For the repository: a palette PNG (see palettePng), a fraction of the browser's size. The
+  // pixels are read back in a blank page of the same browser, so no image tool is needed.
+  const png = await page.screenshot({ fullPage: true });
+  const scratch = await browser.newPage();
+  const { width, height, rgba } = await scratch.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const canvas = Object.assign(document.createElement("canvas"), { width: img.width, height: img.height });
+    const ctx = canvas.getContext("2d")!;
+    ctx.drawImage(img, 0, 0);
+    const px = ctx.getImageData(0, 0, img.width, img.height).data;
+    let bin = "";
+    for (let i = 0; i < px.length; i += 0x8000) bin += String.fromCharCode(...px.subarray(i, i + 0x8000));
+    return { width: img.width, height: img.height, rgba: btoa(bin) };
+  }, png.toString("base64"));
+  await scratch.close();
+  await writeFile(path, palettePng(width, height, Buffer.from(rgba, "base64")));
 }
