@@ -126,7 +126,7 @@ describe("curation runs and datasets without a worker", () => {
     const res = await stack.app.inject({ method: "POST", url: "/curation-runs", headers: auth(write), payload: { source: "samples", pipeline: "web@1" } });
     expect(res.statusCode).toBe(202);
     const run = res.json();
-    expect(run).toMatchObject({ status: "queued", dataset_name: "samples" });
+    expect(run).toMatchObject({ status: "queued", dataset_name: "samples", source_name: "samples", pipeline_name: "web", pipeline_version: 1 });
     expect(await stack.app.inject({ method: "GET", url: `/curation-runs/${run.id}`, headers: auth(read) }).then((r) => r.json().id)).toBe(run.id);
     const waiting = await stack.app.inject({ method: "GET", url: "/curation-runs", headers: auth(read) });
     expect(waiting.json().items.map((r: { id: string }) => r.id)).toContain(run.id);

@@ -16,6 +16,7 @@ const VersionView = Type.Object({
   bytes: Type.Integer(),
   shards: Type.Integer(),
   created_at: Type.String({ format: "date-time" }),
+  run_id: Type.Union([Type.String(), Type.Null()], { description: "The curation run that wrote this version (not one that reused it); null if that run is gone." }),
 });
 
 const ShardView = Type.Object({
@@ -33,7 +34,9 @@ const join = (root: string, key: string) => `${root.replace(/\/+$/, "")}/${key}`
 /** Immutable, content-addressed dataset versions and their Arrow shards. */
 export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const read = { onRequest: app.requireScope("read") };
-  type Row = NonNullable<Awaited<ReturnType<typeof app.prisma.datasetVersion.findUnique>>> & { _count: { shards: number } };
+  // The run that wrote the version: the first one that did not merely reuse it.
+  const include = { _count: { select: { shards: true } }, runs: { where: { reusedVersion: false }, select: { id: true }, orderBy: { createdAt: "asc" as const }, take: 1 } };
+  type Row = NonNullable<Awaited<ReturnType<typeof app.prisma.datasetVersion.findUnique>>> & { _count: { shards: number }; runs: Array<{ id: string }> };
   const view = (v: Row) => ({
     id: v.id,
     name: v.name,
@@ -47,9 +50,10 @@ export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     bytes: Number(v.bytes),
     shards: v._count.shards,
     created_at: v.createdAt.toISOString(),
+    run_id: v.runs[0]?.id ?? null,
   });
   const find = async (id: string) => {
-    const v = await app.prisma.datasetVersion.findUnique({ where: { id }, include: { _count: { select: { shards: true } } } });
+    const v = await app.prisma.datasetVersion.findUnique({ where: { id }, include });
     if (!v) throw new NotFoundError("dataset version", id);
     return v;
   };
@@ -70,7 +74,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const [rows, total] = await Promise.all([
         app.prisma.datasetVersion.findMany({
           where,
-          include: { _count: { select: { shards: true } } },
+          include,
           orderBy: { createdAt: "desc" },
           take: req.query.limit ?? 50,
           skip: req.query.offset ?? 0,
