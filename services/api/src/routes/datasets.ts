@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { NotFoundError } from "@tokenmill/domain";
-import { errors, IdParams, ListQuery, page } from "../schemas.js";
+import { errors, IdOrNameParams, ListQuery, page } from "../schemas.js";
+import { resolveId } from "../resolve.js";
 
 const VersionView = Type.Object({
   id: Type.String(),
@@ -52,9 +53,11 @@ export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     created_at: v.createdAt.toISOString(),
     run_id: v.runs[0]?.id ?? null,
   });
-  const find = async (id: string) => {
+  // `ref`: an id, a name (newest version) or name@<fingerprint prefix>.
+  const find = async (ref: string) => {
+    const id = await resolveId(app.prisma, "dataset version", ref, "params.id");
     const v = await app.prisma.datasetVersion.findUnique({ where: { id }, include });
-    if (!v) throw new NotFoundError("dataset version", id);
+    if (!v) throw new NotFoundError("dataset version", ref, "params.id");
     return v;
   };
 
@@ -87,7 +90,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/:id",
-    { ...read, schema: { summary: "Get a dataset version", tags: ["datasets"], params: IdParams, response: { 200: VersionView, ...errors(401, 403, 404) } } },
+    { ...read, schema: { summary: "Get a dataset version", tags: ["datasets"], params: IdOrNameParams, response: { 200: VersionView, ...errors(401, 403, 404, 409) } } },
     async (req) => view(await find(req.params.id)),
   );
 
@@ -95,7 +98,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     "/:id/shards",
     {
       ...read,
-      schema: { summary: "List a dataset version's shards", tags: ["datasets"], params: IdParams, response: { 200: Type.Object({ items: Type.Array(ShardView) }), ...errors(401, 403, 404) } },
+      schema: { summary: "List a dataset version's shards", tags: ["datasets"], params: IdOrNameParams, response: { 200: Type.Object({ items: Type.Array(ShardView) }), ...errors(401, 403, 404, 409) } },
     },
     async (req) => {
       const v = await find(req.params.id);
@@ -118,7 +121,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     "/:id/manifest",
     {
       ...read,
-      schema: { summary: "A dataset version's manifest.json", tags: ["datasets"], params: IdParams, response: { 200: Type.Unknown(), ...errors(401, 403, 404) } },
+      schema: { summary: "A dataset version's manifest.json", tags: ["datasets"], params: IdOrNameParams, response: { 200: Type.Unknown(), ...errors(401, 403, 404, 409) } },
     },
     async (req) => (await find(req.params.id)).manifest,
   );
@@ -127,7 +130,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     "/:id/stats",
     {
       ...read,
-      schema: { summary: "A dataset version's stats.json (per-step funnel)", tags: ["datasets"], params: IdParams, response: { 200: Type.Unknown(), ...errors(401, 403, 404) } },
+      schema: { summary: "A dataset version's stats.json (per-step funnel)", tags: ["datasets"], params: IdOrNameParams, response: { 200: Type.Unknown(), ...errors(401, 403, 404, 409) } },
     },
     async (req) => {
       const v = await find(req.params.id);
