@@ -79,9 +79,11 @@ describe("sources", () => {
     expect(res.json().message.length).toBeGreaterThan(5);
   });
 
-  it("404s an unknown source and 400s a non-uuid id", async () => {
-    expect((await stack.app.inject({ method: "GET", url: "/sources/00000000-0000-0000-0000-000000000000", headers: auth(read) })).statusCode).toBe(404);
-    expect((await stack.app.inject({ method: "GET", url: "/sources/nope", headers: auth(read) })).statusCode).toBe(400);
+  it("404s an unknown source, by id or by name, naming params.id", async () => {
+    for (const ref of ["00000000-0000-0000-0000-000000000000", "nope"]) {
+      const res = await stack.app.inject({ method: "GET", url: `/sources/${ref}`, headers: auth(read) });
+      expect([res.statusCode, res.json().field]).toEqual([404, "params.id"]);
+    }
   });
 });
 
