@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { NotFoundError } from "@tokenmill/domain";
-import { errors, IdOrNameParams, ListQuery, page } from "../schemas.js";
+import { errors, idOrName, ListQuery, page } from "../schemas.js";
 import { resolveId } from "../resolve.js";
 
 const VersionView = Type.Object({
@@ -30,6 +30,7 @@ const ShardView = Type.Object({
   sha256: Type.String(),
 });
 
+const IdOrNameParams = idOrName("name (its newest version), or name@<fingerprint prefix>");
 const join = (root: string, key: string) => `${root.replace(/\/+$/, "")}/${key}`;
 
 /** Immutable, content-addressed dataset versions and their Arrow shards. */
