@@ -91,11 +91,10 @@ describe("{id} routes take names", () => {
   });
 
   it("bounds the parameter and still checks the token first", async () => {
-    // Fastify's own bound on path parameters (100 characters) answers before the schema's 256.
+    // A name of 128 characters with a version reaches the lookup; past 256 the router answers 414.
+    await missing(`/pipelines/${"p".repeat(128)}@1`);
     const long = await get(`/experiments/${"x".repeat(257)}`);
-    expect(long.statusCode).toBeGreaterThanOrEqual(400);
-    expect(long.statusCode).toBeLessThan(500);
-    expect(long.json().field).toBeTruthy();
+    expect([long.statusCode, long.json().field]).toEqual([414, "url"]);
     const nul = await get("/sources/names-src%00");
     expect([nul.statusCode, nul.json().field]).toEqual([400, "params.id"]);
     expect((await stack.app.inject({ method: "GET", url: "/experiments/names" })).statusCode).toBe(401);
