@@ -44,6 +44,10 @@ describe("queues", () => {
     const q = res.json().items.find((x: any) => x.name === "curation");
     expect(q.counts).toMatchObject({ waiting: expect.any(Number), active: expect.any(Number), failed: expect.any(Number) });
     expect(q.workers.length).toBeGreaterThanOrEqual(1);
+    // The launcher's queue is opened by its own plugin, outside app.queues, and is listed all the same.
+    const launch = res.json().items.find((x: any) => x.name === "launch");
+    expect(launch, JSON.stringify(res.json().items.map((x: any) => x.name))).toMatchObject({ paused: false, counts: expect.objectContaining({ waiting: expect.any(Number) }), workers: expect.any(Array) });
+    expect((await stack.app.inject({ method: "GET", url: "/queues/launch", headers: auth(read) })).json().name).toBe("launch");
     expect((await stack.app.inject({ method: "GET", url: "/queues/nope", headers: auth(read) })).statusCode).toBe(404);
     const bad = await stack.app.inject({ method: "GET", url: "/queues/curation/jobs?state=exploded", headers: auth(read) });
     expect(bad.statusCode).toBe(400);

@@ -79,9 +79,11 @@ describe("sources", () => {
     expect(res.json().message.length).toBeGreaterThan(5);
   });
 
-  it("404s an unknown source and 400s a non-uuid id", async () => {
-    expect((await stack.app.inject({ method: "GET", url: "/sources/00000000-0000-0000-0000-000000000000", headers: auth(read) })).statusCode).toBe(404);
-    expect((await stack.app.inject({ method: "GET", url: "/sources/nope", headers: auth(read) })).statusCode).toBe(400);
+  it("404s an unknown source, by id or by name, naming params.id", async () => {
+    for (const ref of ["00000000-0000-0000-0000-000000000000", "nope"]) {
+      const res = await stack.app.inject({ method: "GET", url: `/sources/${ref}`, headers: auth(read) });
+      expect([res.statusCode, res.json().field]).toEqual([404, "params.id"]);
+    }
   });
 });
 
@@ -126,7 +128,7 @@ describe("curation runs and datasets without a worker", () => {
     const res = await stack.app.inject({ method: "POST", url: "/curation-runs", headers: auth(write), payload: { source: "samples", pipeline: "web@1" } });
     expect(res.statusCode).toBe(202);
     const run = res.json();
-    expect(run).toMatchObject({ status: "queued", dataset_name: "samples" });
+    expect(run).toMatchObject({ status: "queued", dataset_name: "samples", source_name: "samples", pipeline_name: "web", pipeline_version: 1 });
     expect(await stack.app.inject({ method: "GET", url: `/curation-runs/${run.id}`, headers: auth(read) }).then((r) => r.json().id)).toBe(run.id);
     const waiting = await stack.app.inject({ method: "GET", url: "/curation-runs", headers: auth(read) });
     expect(waiting.json().items.map((r: { id: string }) => r.id)).toContain(run.id);

@@ -111,12 +111,15 @@ describe.skipIf(missing !== null)("the mixtures pages in headless Chromium, on c
     await page.getByRole("combobox", { name: "Mixture", exact: true }).locator(`option[value="${mixtures["mix-a"]!.id}"]`).waitFor({ state: "attached" });
     await page.getByRole("combobox", { name: "Mixture", exact: true }).selectOption(mixtures["mix-a"]!.id);
 
+    // The weights the specification gave sit beside the shares the plan made of them.
+    const weight = (phase: string, component: string) => mixture("mix-a", { web: 1, code: 3 }).phases.find((p) => p.name === phase)!.components.find((c) => c.name === component)!.weight;
     const expected = mixtures["mix-a"]!.plan.phases.flatMap((ph) =>
-      ph.components.map((c) => [ph.name, c.name, fmt(c.tokens), `${(c.share * 100).toFixed(2)}%`, fmt(c.available_tokens), fmtEpochs(c.epochs)]),
+      ph.components.map((c) => [ph.name, c.name, fmt(weight(ph.name, c.name)), fmt(c.tokens), `${(c.share * 100).toFixed(2)}%`, fmt(c.available_tokens), fmtEpochs(c.epochs)]),
     );
     expect(expected).toHaveLength(4);
     // Real numbers, not placeholders: both sources have curated tokens and a positive budget.
-    for (const row of expected) expect(row.slice(2)).not.toContain("–");
+    for (const row of expected) expect(row.slice(3)).not.toContain("–");
+    expect(expected.map((r) => r[2])).toEqual(["1", "1", "1", "3"]);
     await expect.poll(() => cells(page, "Budget of mix-a"), { timeout: 10_000 }).toEqual(expected);
     await shot("mixture-budget");
   });

@@ -35,6 +35,9 @@ export async function buildApp(services: Services, opts: FastifyServerOptions = 
     onConstructorPoisoning: "error",
     frameworkErrors,
     clientErrorHandler,
+    // Path parameters may be names (up to 128 characters, plus @version or @<fingerprint prefix>);
+    // Fastify's default of 100 would answer such a name 414. Schemas bound each parameter further.
+    routerOptions: { maxParamLength: 256 },
     ...opts,
     // After opts: a logger Fastify builds gets the redacting serializers too (see plugins/logging.ts).
     logger: opts.loggerInstance ? undefined : logger,

@@ -20,6 +20,14 @@ export function errors(...codes: number[]): Record<number, TSchema> {
 
 export const IdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
 
+/**
+ * The path parameter of a resource with a unique name: its id or its name (see ../resolve.ts for
+ * `name@version` and `name@<fingerprint prefix>`). Bounded: it reaches the database as a lookup key.
+ */
+export const idOrName = (names = "unique name") =>
+  Type.Object({ id: Type.String({ minLength: 1, maxLength: 256, description: `The id (UUID) or the ${names}.` }) });
+export const IdOrNameParams = idOrName();
+
 export const ListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
   // Bounded: an unbounded offset reaches PostgreSQL as a bigint it cannot hold.

@@ -38,4 +38,21 @@ describe("diffPaths", () => {
     expect(showValue(undefined)).toBe("absent");
     expect(showValue("web")).toBe('"web"');
   });
+
+  it("matches phases by position when the two documents name them differently", () => {
+    const a = { phases: [{ name: "warmup", tokens: 10 }, { name: "main", tokens: 40 }] };
+    const b = { phases: [{ name: "stage-1", tokens: 10 }, { name: "stage-2", tokens: 50 }] };
+    expect(diffPaths(a, b)).toEqual([
+      { path: "phases[0].name", kind: "changed", a: "warmup", b: "stage-1" },
+      { path: "phases[1].name", kind: "changed", a: "main", b: "stage-2" },
+      { path: "phases[1].tokens", kind: "changed", a: 40, b: 50 },
+    ]);
+  });
+
+  it("shows dataset ids by the names it is given", () => {
+    const id = "0b5e4a36-6c1e-4f7e-9a55-2b1f3c9d8e70";
+    expect(showValue({ dataset: id, weight: 1 }, new Map([[id, "web · 3fa2b1c0"]]))).toBe('{"dataset":"web · 3fa2b1c0","weight":1}');
+    expect(showValue(id.toUpperCase(), new Map([[id, "web"]]))).toBe('"web"');
+    expect(showValue(id)).toBe(`"${id}"`);
+  });
 });

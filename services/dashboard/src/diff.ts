@@ -26,7 +26,7 @@ function keyed(xs: unknown[]): { field: string; keys: string[] } | null {
  * The leaf-level differences between two JSON documents (mixture specs, recipes). Arrays of named
  * objects (phases, components, a recipe's mix entries by source) are matched by that key, so
  * reordering them is no difference and a changed weight shows under the component's name rather than
- * a shifted index; other arrays are compared by position. A key or element present on one side only is one change, not one per leaf.
+ * a shifted index; other arrays, and named ones that share no name, are compared by position. A key or element present on one side only is one change, not one per leaf.
  */
 export function diffPaths(a: unknown, b: unknown, path = ""): Change[] {
   if (a === undefined && b === undefined) return [];
@@ -39,7 +39,10 @@ export function diffPaths(a: unknown, b: unknown, path = ""): Change[] {
   if (Array.isArray(a) && Array.isArray(b)) {
     const ka = keyed(a);
     const kb = keyed(b);
-    if (ka && kb && ka.field === kb.field) {
+    // Named elements with no name in common (phases "warmup, main" against "stage-1, stage-2") are
+    // matched by position instead: by name every one would read as removed and added.
+    const shared = ka && kb && ka.field === kb.field && ka.keys.some((k) => kb.keys.includes(k));
+    if (ka && kb && shared) {
       const byKey = (xs: unknown[], ks: string[]) => new Map(ks.map((k, i) => [k, xs[i]]));
       const ma = byKey(a, ka.keys);
       const mb = byKey(b, kb.keys);
@@ -50,5 +53,11 @@ export function diffPaths(a: unknown, b: unknown, path = ""): Change[] {
   return Object.is(a, b) ? [] : [{ path, kind: "changed", a, b }];
 }
 
-/** A value as the diff table shows it: JSON, or "absent". */
-export const showValue = (v: unknown) => (v === undefined ? "absent" : JSON.stringify(v));
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
+/**
+ * A value as the diff table shows it: JSON, or "absent". Ids the caller can name (dataset
+ * versions) read as their names, since a UUID tells the reader nothing.
+ */
+export const showValue = (v: unknown, names: ReadonlyMap<string, string> = new Map()) =>
+  v === undefined ? "absent" : JSON.stringify(v).replace(UUID, (id) => names.get(id.toLowerCase()) ?? id);

@@ -18,7 +18,10 @@ export interface RunView {
   status: string;
   dataset_name: string;
   source_id: string;
+  source_name: string;
   pipeline_id: string;
+  pipeline_name: string;
+  pipeline_version: number;
   fingerprint: string | null;
   store_uri: string | null;
   dataset_version_id: string | null;
@@ -55,6 +58,8 @@ export interface VersionView {
   bytes: number;
   shards: number;
   created_at: string;
+  /** The curation run that wrote the version, null if it is gone. */
+  run_id: string | null;
 }
 
 export interface ShardView {

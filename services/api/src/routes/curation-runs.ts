@@ -3,9 +3,8 @@ import { Type } from "typebox";
 import { ConflictError, jobs, NotFoundError, ValidationError } from "@tokenmill/domain";
 import { enqueue } from "@tokenmill/queues";
 import { errors, IdParams, ListQuery, page } from "../schemas.js";
+import { resolveId } from "../resolve.js";
 import { loadRunView, RunView, TERMINAL } from "./run-view.js";
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Curation runs: a pipeline applied to a source, producing one immutable dataset version. */
 export const curationRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -28,14 +27,11 @@ export const curationRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req, reply) => {
-      const source = await app.prisma.source.findFirst({
-        where: UUID_RE.test(req.body.source) ? { id: req.body.source } : { name: req.body.source },
-      });
+      const source = await app.prisma.source.findUnique({ where: { id: await reference("source", req.body.source, "body.source") } });
       if (!source) throw new ValidationError(`no source "${req.body.source}"`, "body.source");
-      const pipeline = await findPipeline(req.body.pipeline);
-      if (!pipeline) throw new ValidationError(`no pipeline "${req.body.pipeline}"`, "body.pipeline");
+      const pipelineId = await reference("pipeline", req.body.pipeline, "body.pipeline");
       const run = await app.prisma.curationRun.create({
-        data: { sourceId: source.id, pipelineId: pipeline.id, datasetName: req.body.dataset_name ?? source.name },
+        data: { sourceId: source.id, pipelineId, datasetName: req.body.dataset_name ?? source.name },
       });
       await enqueue(app.queues.curation, jobs.planRun, { runId: run.id }, `plan-${run.id}`);
       return reply.status(202).send(await loadRunView(app.prisma, run.id));
@@ -105,14 +101,13 @@ export const curationRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  async function findPipeline(ref: string) {
-    if (UUID_RE.test(ref)) return app.prisma.pipeline.findUnique({ where: { id: ref } });
-    const at = ref.lastIndexOf("@");
-    if (at > 0) {
-      const version = Number(ref.slice(at + 1));
-      if (!Number.isInteger(version)) throw new ValidationError(`bad version in "${ref}"`, "body.pipeline");
-      return app.prisma.pipeline.findUnique({ where: { name_version: { name: ref.slice(0, at), version } } });
+  /** A source or pipeline named in the body, by the same rules as the id routes; a miss is the body's fault (400). */
+  async function reference(kind: "source" | "pipeline", ref: string, field: string) {
+    try {
+      return await resolveId(app.prisma, kind, ref, field);
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new ValidationError(`no ${kind} "${ref}"`, field);
+      throw err;
     }
-    return app.prisma.pipeline.findFirst({ where: { name: ref }, orderBy: { version: "desc" } });
   }
 };

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { NotFoundError } from "@tokenmill/domain";
-import { errors, IdParams, ListQuery, page } from "../schemas.js";
+import { errors, idOrName, ListQuery, page } from "../schemas.js";
+import { resolveId } from "../resolve.js";
 
 const VersionView = Type.Object({
   id: Type.String(),
@@ -16,6 +17,7 @@ const VersionView = Type.Object({
   bytes: Type.Integer(),
   shards: Type.Integer(),
   created_at: Type.String({ format: "date-time" }),
+  run_id: Type.Union([Type.String(), Type.Null()], { description: "The curation run that wrote this version (not one that reused it); null if that run is gone." }),
 });
 
 const ShardView = Type.Object({
@@ -28,12 +30,15 @@ const ShardView = Type.Object({
   sha256: Type.String(),
 });
 
+const IdOrNameParams = idOrName("name (its newest version), or name@<fingerprint prefix>");
 const join = (root: string, key: string) => `${root.replace(/\/+$/, "")}/${key}`;
 
 /** Immutable, content-addressed dataset versions and their Arrow shards. */
 export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const read = { onRequest: app.requireScope("read") };
-  type Row = NonNullable<Awaited<ReturnType<typeof app.prisma.datasetVersion.findUnique>>> & { _count: { shards: number } };
+  // The run that wrote the version: the first one that did not merely reuse it.
+  const include = { _count: { select: { shards: true } }, runs: { where: { reusedVersion: false }, select: { id: true }, orderBy: { createdAt: "asc" as const }, take: 1 } };
+  type Row = NonNullable<Awaited<ReturnType<typeof app.prisma.datasetVersion.findUnique>>> & { _count: { shards: number }; runs: Array<{ id: string }> };
   const view = (v: Row) => ({
     id: v.id,
     name: v.name,
@@ -47,10 +52,13 @@ export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     bytes: Number(v.bytes),
     shards: v._count.shards,
     created_at: v.createdAt.toISOString(),
+    run_id: v.runs[0]?.id ?? null,
   });
-  const find = async (id: string) => {
-    const v = await app.prisma.datasetVersion.findUnique({ where: { id }, include: { _count: { select: { shards: true } } } });
-    if (!v) throw new NotFoundError("dataset version", id);
+  // `ref`: an id, a name (newest version) or name@<fingerprint prefix>.
+  const find = async (ref: string) => {
+    const id = await resolveId(app.prisma, "dataset version", ref, "params.id");
+    const v = await app.prisma.datasetVersion.findUnique({ where: { id }, include });
+    if (!v) throw new NotFoundError("dataset version", ref, "params.id");
     return v;
   };
 
@@ -70,7 +78,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const [rows, total] = await Promise.all([
         app.prisma.datasetVersion.findMany({
           where,
-          include: { _count: { select: { shards: true } } },
+          include,
           orderBy: { createdAt: "desc" },
           take: req.query.limit ?? 50,
           skip: req.query.offset ?? 0,
@@ -83,7 +91,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/:id",
-    { ...read, schema: { summary: "Get a dataset version", tags: ["datasets"], params: IdParams, response: { 200: VersionView, ...errors(401, 403, 404) } } },
+    { ...read, schema: { summary: "Get a dataset version", tags: ["datasets"], params: IdOrNameParams, response: { 200: VersionView, ...errors(401, 403, 404, 409) } } },
     async (req) => view(await find(req.params.id)),
   );
 
@@ -91,7 +99,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     "/:id/shards",
     {
       ...read,
-      schema: { summary: "List a dataset version's shards", tags: ["datasets"], params: IdParams, response: { 200: Type.Object({ items: Type.Array(ShardView) }), ...errors(401, 403, 404) } },
+      schema: { summary: "List a dataset version's shards", tags: ["datasets"], params: IdOrNameParams, response: { 200: Type.Object({ items: Type.Array(ShardView) }), ...errors(401, 403, 404, 409) } },
     },
     async (req) => {
       const v = await find(req.params.id);
@@ -114,7 +122,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     "/:id/manifest",
     {
       ...read,
-      schema: { summary: "A dataset version's manifest.json", tags: ["datasets"], params: IdParams, response: { 200: Type.Unknown(), ...errors(401, 403, 404) } },
+      schema: { summary: "A dataset version's manifest.json", tags: ["datasets"], params: IdOrNameParams, response: { 200: Type.Unknown(), ...errors(401, 403, 404, 409) } },
     },
     async (req) => (await find(req.params.id)).manifest,
   );
@@ -123,7 +131,7 @@ export const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     "/:id/stats",
     {
       ...read,
-      schema: { summary: "A dataset version's stats.json (per-step funnel)", tags: ["datasets"], params: IdParams, response: { 200: Type.Unknown(), ...errors(401, 403, 404) } },
+      schema: { summary: "A dataset version's stats.json (per-step funnel)", tags: ["datasets"], params: IdOrNameParams, response: { 200: Type.Unknown(), ...errors(401, 403, 404, 409) } },
     },
     async (req) => {
       const v = await find(req.params.id);

@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { jobs, NotFoundError, ValidationError, type MixturePlan } from "@tokenmill/domain";
 import { enqueue } from "@tokenmill/queues";
-import { errors, IdParams } from "../schemas.js";
+import { errors, IdOrNameParams } from "../schemas.js";
+import { resolveId } from "../resolve.js";
 import { LedgerRow, loadLedger, loadTrainingRunView, TrainingRunView } from "./training-run-view.js";
 
 const Resources = Type.Object(
@@ -70,14 +71,15 @@ export const experimentRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: "Launch a training run of one stage of an experiment on a backend",
         tags: ["runs"],
-        params: IdParams,
+        params: IdOrNameParams,
         body: LaunchBody,
         response: { 202: TrainingRunView, ...errors(400, 401, 403, 404) },
       },
     },
     async (req, reply) => {
-      const e = await app.prisma.experiment.findUnique({ where: { id: req.params.id }, include: { mixtures: { include: { mixture: true }, orderBy: { position: "asc" } } } });
-      if (!e) throw new NotFoundError("experiment", req.params.id);
+      const id = await resolveId(app.prisma, "experiment", req.params.id, "params.id");
+      const e = await app.prisma.experiment.findUnique({ where: { id }, include: { mixtures: { include: { mixture: true }, orderBy: { position: "asc" } } } });
+      if (!e) throw new NotFoundError("experiment", req.params.id, "params.id");
       const stage = req.body.stage ?? e.mixtures[0]?.stage;
       const em = e.mixtures.find((m) => m.stage === stage);
       if (!em) throw new ValidationError(`no stage ${JSON.stringify(stage)} (stages: ${e.mixtures.map((m) => m.stage).join(", ")})`, "body.stage");
@@ -127,14 +129,13 @@ export const experimentRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: "Token ledger: planned vs consumed tokens per stage × phase × source",
         tags: ["runs"],
-        params: IdParams,
+        params: IdOrNameParams,
         querystring: Type.Object({ stage: Type.Optional(Type.String({ maxLength: 128 })) }),
         response: { 200: Type.Array(LedgerRow), ...errors(401, 403, 404) },
       },
     },
     async (req) => {
-      if (!(await app.prisma.experiment.findUnique({ where: { id: req.params.id }, select: { id: true } }))) throw new NotFoundError("experiment", req.params.id);
-      return loadLedger(app.prisma, req.params.id, req.query.stage);
+      return loadLedger(app.prisma, await resolveId(app.prisma, "experiment", req.params.id, "params.id"), req.query.stage);
     },
   );
 };

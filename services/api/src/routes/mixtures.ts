@@ -14,7 +14,8 @@ import {
   type MixturePlan,
   type MixtureSpec,
 } from "@tokenmill/domain";
-import { errors, IdParams, ListQuery, page } from "../schemas.js";
+import { errors, IdOrNameParams, ListQuery, page } from "../schemas.js";
+import { resolveId } from "../resolve.js";
 import { recipeApplyRoutes } from "./recipe-apply.js";
 
 const NAME = "^[a-z0-9][a-z0-9._-]{0,127}$";
@@ -182,13 +183,15 @@ export const mixtureRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  const findMixture = async (id: string) => {
+  const loadMixture = async (id: string) => {
     const m = await app.prisma.mixture.findUnique({ where: { id } });
     if (!m) throw new NotFoundError("mixture", id);
     return m;
   };
+  /** A mixture named in the path, by id or name. */
+  const findMixture = async (ref: string) => loadMixture(await resolveId(app.prisma, "mixture", ref, "params.id"));
 
-  app.get("/mixtures/:id", { ...read, schema: { summary: "Get a mixture with its plan", tags: ["mixtures"], params: IdParams, response: { 200: MixtureView, ...errors(401, 403, 404) } } }, async (req) =>
+  app.get("/mixtures/:id", { ...read, schema: { summary: "Get a mixture with its plan", tags: ["mixtures"], params: IdOrNameParams, response: { 200: MixtureView, ...errors(401, 403, 404) } } }, async (req) =>
     mixtureView(await findMixture(req.params.id)),
   );
 
@@ -199,7 +202,7 @@ export const mixtureRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: "Re-plan a mixture against its dataset versions' manifests (same fingerprint: versions are immutable)",
         tags: ["mixtures"],
-        params: IdParams,
+        params: IdOrNameParams,
         response: { 200: Type.Unknown(), ...errors(400, 401, 403, 404) },
       },
     },
@@ -208,7 +211,7 @@ export const mixtureRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/mixtures/:id/budget",
-    { ...read, schema: { summary: "Budget table: per phase × source tokens, share, available tokens, epochs", tags: ["mixtures"], params: IdParams, response: { 200: Type.Array(BudgetRow), ...errors(401, 403, 404) } } },
+    { ...read, schema: { summary: "Budget table: per phase × source tokens, share, available tokens, epochs", tags: ["mixtures"], params: IdOrNameParams, response: { 200: Type.Array(BudgetRow), ...errors(401, 403, 404) } } },
     async (req) => budgetRows((await findMixture(req.params.id)).plan as unknown as MixturePlan),
   );
 
@@ -287,9 +290,10 @@ export const mixtureRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  const findExperiment = async (id: string) => {
-    const e = await app.prisma.experiment.findUnique({ where: { id }, include: withMixtures });
-    if (!e) throw new NotFoundError("experiment", id);
+  /** An experiment named in the path, by id or name. */
+  const findExperiment = async (ref: string) => {
+    const e = await app.prisma.experiment.findUnique({ where: { id: await resolveId(app.prisma, "experiment", ref, "params.id") }, include: withMixtures });
+    if (!e) throw new NotFoundError("experiment", ref, "params.id");
     return e;
   };
 
@@ -305,7 +309,7 @@ export const mixtureRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  app.get("/experiments/:id", { ...read, schema: { summary: "Get an experiment with its recipe", tags: ["experiments"], params: IdParams, response: { 200: ExperimentView, ...errors(401, 403, 404) } } }, async (req) =>
+  app.get("/experiments/:id", { ...read, schema: { summary: "Get an experiment with its recipe", tags: ["experiments"], params: IdOrNameParams, response: { 200: ExperimentView, ...errors(401, 403, 404) } } }, async (req) =>
     experimentView(await findExperiment(req.params.id)),
   );
 
@@ -316,7 +320,7 @@ export const mixtureRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: "Planned token budgets of every stage and phase of an experiment",
         tags: ["experiments"],
-        params: IdParams,
+        params: IdOrNameParams,
         response: { 200: Type.Array(Type.Intersect([Type.Object({ stage: Type.String(), mixture_id: Type.String() }), BudgetRow])), ...errors(401, 403, 404) },
       },
     },
@@ -324,7 +328,7 @@ export const mixtureRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const e = await findExperiment(req.params.id);
       const out = [];
       for (const m of e.mixtures) {
-        const mix = await findMixture(m.mixtureId);
+        const mix = await loadMixture(m.mixtureId);
         for (const r of budgetRows(mix.plan as unknown as MixturePlan)) out.push({ stage: m.stage, mixture_id: m.mixtureId, ...r });
       }
       return out;

@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { NotFoundError, parsePipeline, pipelineHash, STEP_CATALOG } from "@tokenmill/domain";
 import { guardPipelinePaths } from "@tokenmill/curation";
-import { errors, IdParams, inBody, ListQuery, page } from "../schemas.js";
+import { errors, idOrName, inBody, ListQuery, page } from "../schemas.js";
+import { resolveId } from "../resolve.js";
 
 export const PipelineView = Type.Object({
   id: Type.String(),
@@ -76,10 +77,11 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/:id",
-    { onRequest: app.requireScope("read"), schema: { summary: "Get a pipeline", tags: ["pipelines"], params: IdParams, response: { 200: PipelineView, ...errors(401, 403, 404) } } },
+    { onRequest: app.requireScope("read"), schema: { summary: "Get a pipeline by id, name (newest version) or name@version", tags: ["pipelines"], params: idOrName("name (its newest version), or name@version"), response: { 200: PipelineView, ...errors(401, 403, 404) } } },
     async (req) => {
-      const row = await app.prisma.pipeline.findUnique({ where: { id: req.params.id } });
-      if (!row) throw new NotFoundError("pipeline", req.params.id);
+      const id = await resolveId(app.prisma, "pipeline", req.params.id, "params.id");
+      const row = await app.prisma.pipeline.findUnique({ where: { id } });
+      if (!row) throw new NotFoundError("pipeline", req.params.id, "params.id");
       return pipelineView(row);
     },
   );

@@ -43,10 +43,15 @@ const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null)
 /**
  * Queues and workers: counts per state, live workers, failed jobs with retry and remove (admin).
  * Every BullMQ Queue the API holds in `app.queues` is listed, so queues added to the job catalog
- * show up without changes here.
+ * show up without changes here, and so is the launcher's queue, which its own plugin opens.
  */
 export const queueRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const all = (): Queue[] => Object.values(app.queues).filter((q): q is Queue => q instanceof Queue);
+  // Read at request time: the launch-queue plugin decorates the app after these routes register.
+  const all = (): Queue[] => {
+    const held = Object.values(app.queues).filter((q): q is Queue => q instanceof Queue);
+    const launch = app.hasDecorator("launchQueue") ? app.launchQueue : undefined;
+    return launch && !held.some((q) => q.name === launch.name) ? [...held, launch] : held;
+  };
   const byName = (name: string) => {
     const q = all().find((x) => x.name === name);
     if (!q) throw new NotFoundError("queue", name);

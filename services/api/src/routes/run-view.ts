@@ -21,7 +21,10 @@ export const RunView = Type.Object({
   status: Type.String({ description: "queued | planning | running | finalizing | succeeded | failed | cancelled" }),
   dataset_name: Type.String(),
   source_id: Type.String(),
+  source_name: Type.String(),
   pipeline_id: Type.String(),
+  pipeline_name: Type.String(),
+  pipeline_version: Type.Integer(),
   fingerprint: Type.Union([Type.String(), Type.Null()]),
   store_uri: Type.Union([Type.String(), Type.Null()]),
   dataset_version_id: Type.Union([Type.String(), Type.Null()]),
@@ -50,7 +53,12 @@ interface TaskResultLike {
 export async function loadRunView(prisma: PrismaClient, id: string): Promise<RunView> {
   const run = await prisma.curationRun.findUnique({
     where: { id },
-    include: { tasks: { orderBy: { index: "asc" } }, stepStats: { orderBy: { position: "asc" } } },
+    include: {
+      tasks: { orderBy: { index: "asc" } },
+      stepStats: { orderBy: { position: "asc" } },
+      source: { select: { name: true } },
+      pipeline: { select: { name: true, version: true } },
+    },
   });
   if (!run) throw new NotFoundError("curation run", id);
   const done = run.tasks.filter((t) => t.status === "succeeded");
@@ -74,7 +82,10 @@ export async function loadRunView(prisma: PrismaClient, id: string): Promise<Run
     status: run.status,
     dataset_name: run.datasetName,
     source_id: run.sourceId,
+    source_name: run.source.name,
     pipeline_id: run.pipelineId,
+    pipeline_name: run.pipeline.name,
+    pipeline_version: run.pipeline.version,
     fingerprint: run.fingerprint,
     store_uri: run.storeUri,
     dataset_version_id: run.datasetVersionId,

@@ -6,6 +6,7 @@ import { ConflictError, hashApiToken, NotFoundError, scopeAllows, type Scope } f
 import { errorBody } from "../plugins/errors.js";
 import { bearer } from "../plugins/auth.js";
 import { errors, IdParams, ListQuery, page } from "../schemas.js";
+import { isUuid, resolveId } from "../resolve.js";
 import { Broadcaster } from "./dashboard.js";
 import { ProgressIngest } from "./progress-ingest.js";
 import { loadLedger, loadTrainingRunView, mixturePlan, RUN_TERMINAL, splitByPhase, TrainingRunView } from "./training-run-view.js";
@@ -51,12 +52,15 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
       schema: {
         summary: "List training runs, newest first",
         tags: ["runs"],
-        querystring: Type.Intersect([ListQuery, Type.Object({ experiment: Type.Optional(Type.String({ format: "uuid" })), status: Type.Optional(RunStatus) })]),
-        response: { 200: page(TrainingRunView), ...errors(401, 403) },
+        querystring: Type.Intersect([ListQuery, Type.Object({ experiment: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: "The id or name of the experiment." })), status: Type.Optional(RunStatus) })]),
+        response: { 200: page(TrainingRunView), ...errors(400, 401, 403, 404) },
       },
     },
     async (req) => {
-      const where = { ...(req.query.experiment ? { experimentId: req.query.experiment } : {}), ...(req.query.status ? { status: req.query.status as never } : {}) };
+      // An id filters as given (an unknown one lists nothing); a name must name an experiment.
+      const ref = req.query.experiment;
+      const experimentId = ref === undefined || isUuid(ref) ? ref : await resolveId(app.prisma, "experiment", ref, "query.experiment");
+      const where = { ...(experimentId ? { experimentId } : {}), ...(req.query.status ? { status: req.query.status as never } : {}) };
       const [rows, total] = await Promise.all([
         app.prisma.trainingRun.findMany({ where, select: { id: true }, orderBy: { createdAt: "desc" }, take: req.query.limit ?? 50, skip: req.query.offset ?? 0 }),
         app.prisma.trainingRun.count({ where }),

@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { ConflictError, NotFoundError, UnreachableError, ValidationError } from "@tokenmill/domain";
 import { type InputFile, type InputOptions, listInputs } from "@tokenmill/storage";
-import { errors, IdParams, ListQuery, page } from "../schemas.js";
+import { errors, IdOrNameParams, ListQuery, page } from "../schemas.js";
+import { resolveId } from "../resolve.js";
 
 export const SourceView = Type.Object({
   id: Type.String(),
@@ -90,10 +91,11 @@ export const sourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/:id",
-    { onRequest: app.requireScope("read"), schema: { summary: "Get a source", tags: ["sources"], params: IdParams, response: { 200: SourceView, ...errors(401, 403, 404) } } },
+    { onRequest: app.requireScope("read"), schema: { summary: "Get a source by id or name", tags: ["sources"], params: IdOrNameParams, response: { 200: SourceView, ...errors(401, 403, 404) } } },
     async (req) => {
-      const row = await app.prisma.source.findUnique({ where: { id: req.params.id } });
-      if (!row) throw new NotFoundError("source", req.params.id);
+      const id = await resolveId(app.prisma, "source", req.params.id, "params.id");
+      const row = await app.prisma.source.findUnique({ where: { id } });
+      if (!row) throw new NotFoundError("source", req.params.id, "params.id");
       return sourceView(row);
     },
   );

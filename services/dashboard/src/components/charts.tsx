@@ -3,13 +3,19 @@ import uPlot from "uplot";
 
 const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 2 });
 export const PALETTE = ["#3b6fb6", "#1f7a4c", "#b6543b", "#7a4cb6", "#b69a3b"];
+/** The burn-down's "on schedule" line: a colour no other series uses. */
+export const SCHEDULE = "#e8590c";
 
 export interface LineSeries {
   label: string;
   values: (number | null)[];
   stroke: string;
   dash?: number[];
+  width?: number;
 }
+
+/** Tick steps for a count (training steps, documents): whole numbers only, never 1.5. */
+export const WHOLE_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2500, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7, 1e8, 1e9];
 
 /**
  * Lines over a numeric x (steps). The plot is built once per set of series and then fed with
@@ -30,8 +36,16 @@ export function LineChart({ x, series, summary, height = 220, yLabel }: { x: num
         legend: { show: true, live: false },
         cursor: { show: false },
         scales: { x: { time: false } },
-        axes: [{ label: "step", labelSize: 18 }, { values: (_u, vals) => vals.map((v) => compact.format(v)), size: 60, ...(yLabel ? { label: yLabel, labelSize: 18 } : {}) }],
-        series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 1.5, dash: s.dash, spanGaps: true, points: { show: false } }))],
+        axes: [
+          {
+            label: "step",
+            labelSize: 18,
+            incrs: WHOLE_INCRS,
+            // The ticks drawn, kept on the element: the canvas has no text a reader or a test can see.
+            values: (_u, splits) => ((el.dataset.xTicks = splits.join(" ")), splits.map((v) => compact.format(v))),
+          },
+          { values: (_u, vals) => vals.map((v) => compact.format(v)), size: 60, ...(yLabel ? { label: yLabel, labelSize: 18 } : {}) }],
+        series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: s.width ?? 1.5, dash: s.dash, spanGaps: true, points: { show: false } }))],
       },
       data(),
       el,

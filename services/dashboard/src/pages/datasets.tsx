@@ -83,6 +83,8 @@ export function DatasetPage({ id }: { id: string }) {
           <dd>{bytes(v.bytes)}</dd>
           <dt>Created</dt>
           <dd>{when(v.created_at)}</dd>
+          <dt>Made by</dt>
+          <dd>{v.run_id ? <a href={`#/runs/${v.run_id}`}>Run {short(v.run_id)}</a> : "–"}</dd>
         </dl>
       )}
       <h2>Shards</h2>

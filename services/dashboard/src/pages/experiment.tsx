@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, follow, qs } from "../api.js";
 import { CancelRun, ErrorNote, Heading, Progress, Status, useLoad } from "../components/common.js";
-import { BarChart, LineChart, PALETTE } from "../components/charts.js";
+import { BarChart, LineChart, PALETTE, SCHEDULE, type LineSeries } from "../components/charts.js";
 import { StackedLedger } from "../components/stacked-ledger.js";
 import { duration, num, pct, short, when, TERMINAL } from "../format.js";
 import { href, navigate } from "../router.js";
@@ -343,8 +343,10 @@ function BurnDown({ history, totalSteps, planned }: { history: ProgressHistory; 
   if (pts.length === 0) return <p class="note">No progress reports yet.</p>;
   const x = [0, ...pts.map((q) => q.step)];
   const remaining = [planned, ...pts.map((q) => Math.max(0, planned - q.tokens_consumed))];
-  const series = [{ label: "remaining (reported)", values: remaining, stroke: PALETTE[0]! }];
-  if (totalSteps) series.push({ label: "on schedule", values: x.map((s) => Math.max(0, planned * (1 - s / totalSteps))), stroke: "#999", dash: [4, 4] } as never);
+  // A run on schedule reports exactly the schedule, so the two lines coincide: the reported one is
+  // drawn wide underneath and the schedule dashed in another colour on top, so both stay visible.
+  const series: LineSeries[] = [{ label: "remaining (reported)", values: remaining, stroke: PALETTE[0]!, width: 4 }];
+  if (totalSteps) series.push({ label: "on schedule", values: x.map((s) => Math.max(0, planned * (1 - s / totalSteps))), stroke: SCHEDULE, dash: [6, 4], width: 2 });
   return <LineChart x={x} series={series} summary={`Burn-down: ${num(remaining.at(-1)!)} of ${num(planned)} planned tokens remain at step ${num(x.at(-1)!)}`} yLabel="tokens" />;
 }
 

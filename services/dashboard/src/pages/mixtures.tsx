@@ -1,6 +1,6 @@
 import { api, qs } from "../api.js";
 import { ErrorNote, Heading, Pager, useLoad } from "../components/common.js";
-import { DiffTable } from "../components/diff-table.js";
+import { Breakable, DiffTable } from "../components/diff-table.js";
 import { num, short, when } from "../format.js";
 import { href, navigate } from "../router.js";
 import type { BudgetRow, MixtureView, Page } from "../types.js";
@@ -21,8 +21,9 @@ export function MixturesPage({ query }: { query: URLSearchParams }) {
   const list = useLoad(() => api<Page<MixtureView>>(`/mixtures${qs({ limit: LIMIT, offset })}`), [offset]);
   const budgetA = useLoad(() => (a ? api<BudgetRow[]>(`/mixtures/${a}/budget`) : none), [a]);
   const budgetB = useLoad(() => (b ? api<BudgetRow[]>(`/mixtures/${b}/budget`) : none), [b]);
-  // Loaded by id rather than taken from the list: a mixture may be on another page of it.
-  const mixA = useLoad(() => (a && b ? api<MixtureView>(`/mixtures/${a}`) : none), [a, b]);
+  // Loaded by id rather than taken from the list: a mixture may be on another page of it. The first
+  // one always, for the weights its specification gave beside the shares the plan made of them.
+  const mixA = useLoad(() => (a ? api<MixtureView>(`/mixtures/${a}`) : none), [a]);
   const mixB = useLoad(() => (a && b ? api<MixtureView>(`/mixtures/${b}`) : none), [a, b]);
   const items = list.data?.items ?? [];
   const pick = (which: "a" | "b", id: string) => navigate(href("/mixtures", { a: which === "a" ? id : a, b: which === "b" ? id : b }));
@@ -56,14 +57,25 @@ export function MixturesPage({ query }: { query: URLSearchParams }) {
         </div>
       )}
       {list.data && <Pager path="/mixtures" offset={offset} limit={LIMIT} total={list.data.total} />}
-      {budgetA.data && !budgetB.data && <BudgetTable rows={budgetA.data} title={`Budget of ${nameOf(a)}`} />}
+      {budgetA.data && !b && <BudgetTable rows={budgetA.data} spec={mixA.data?.id === a ? mixA.data.spec : null} title={`Budget of ${nameOf(a)}`} />}
       {b && mixA.data && mixB.data && <DiffTable what="Specification" a={mixA.data.spec} b={mixB.data.spec} nameA={mixA.data.name} nameB={mixB.data.name} />}
       {budgetA.data && budgetB.data && <BudgetDiff a={budgetA.data} b={budgetB.data} nameA={nameOf(a)} nameB={nameOf(b)} />}
     </section>
   );
 }
 
-function BudgetTable({ rows, title }: { rows: BudgetRow[]; title: string }) {
+/** What the specification gave a component: a weight (shares follow from it), a repeat count or tokens. */
+function given(spec: unknown, phase: string, component: string): string {
+  const phases = (spec as { phases?: Array<{ name?: string; components?: Array<Record<string, unknown>> }> } | null)?.phases ?? [];
+  const c = phases.find((p) => p.name === phase)?.components?.find((x) => x.name === component);
+  if (!c) return "–";
+  if (typeof c.weight === "number") return num(c.weight);
+  if (typeof c.repeat === "number") return `repeat ×${num(c.repeat)}`;
+  if (typeof c.tokens === "number") return `${num(c.tokens)} tokens`;
+  return "–";
+}
+
+function BudgetTable({ rows, spec, title }: { rows: BudgetRow[]; spec: unknown; title: string }) {
   return (
     <table class="grid">
       <caption>{title}</caption>
@@ -71,6 +83,7 @@ function BudgetTable({ rows, title }: { rows: BudgetRow[]; title: string }) {
         <tr>
           <th scope="col">Phase</th>
           <th scope="col">Source</th>
+          <th scope="col" class="num">Weight</th>
           <th scope="col" class="num">Tokens</th>
           <th scope="col" class="num">Share</th>
           <th scope="col" class="num">Available</th>
@@ -82,6 +95,7 @@ function BudgetTable({ rows, title }: { rows: BudgetRow[]; title: string }) {
           <tr key={`${r.phase}/${r.source}`}>
             <td>{r.phase}</td>
             <th scope="row">{r.source}</th>
+            <td class="num">{given(spec, r.phase, r.source)}</td>
             <td class="num">{num(r.tokens)}</td>
             <td class="num">{(r.share * 100).toFixed(2)}%</td>
             <td class="num">{num(r.available_tokens)}</td>
@@ -94,12 +108,19 @@ function BudgetTable({ rows, title }: { rows: BudgetRow[]; title: string }) {
 }
 
 function BudgetDiff({ a, b, nameA, nameB }: { a: BudgetRow[]; b: BudgetRow[]; nameA: string; nameB: string }) {
-  const key = (r: BudgetRow) => `${r.phase}\u0000${r.source}`;
-  const ma = new Map(a.map((r) => [key(r), r]));
-  const mb = new Map(b.map((r) => [key(r), r]));
+  const phasesA = [...new Set(a.map((r) => r.phase))];
+  const phasesB = [...new Set(b.map((r) => r.phase))];
+  // Phases named differently in the two plans are matched by position (the first with the first),
+  // otherwise every row would be absent on one side.
+  const byPosition = phasesA.length !== phasesB.length || phasesA.some((p) => !phasesB.includes(p));
+  const phaseKey = (r: BudgetRow, phases: string[]) => (byPosition ? String(phases.indexOf(r.phase)) : r.phase);
+  const ma = new Map(a.map((r) => [`${phaseKey(r, phasesA)}\u0000${r.source}`, r]));
+  const mb = new Map(b.map((r) => [`${phaseKey(r, phasesB)}\u0000${r.source}`, r]));
   const keys = [...new Set([...ma.keys(), ...mb.keys()])];
+  const phaseLabel = (ra: BudgetRow | undefined, rb: BudgetRow | undefined) =>
+    ra && rb && ra.phase !== rb.phase ? `${ra.phase} / ${rb.phase}` : (ra ?? rb)!.phase;
   return (
-    <table class="grid diff">
+    <table class="grid diff fit">
       <caption>
         Budget: {nameA} vs {nameB}
       </caption>
@@ -107,13 +128,13 @@ function BudgetDiff({ a, b, nameA, nameB }: { a: BudgetRow[]; b: BudgetRow[]; na
         <tr>
           <th scope="col">Phase</th>
           <th scope="col">Source</th>
-          <th scope="col" class="num">Tokens ({nameA})</th>
-          <th scope="col" class="num">Tokens ({nameB})</th>
+          <th scope="col" class="num">Tokens (<Breakable text={nameA} />)</th>
+          <th scope="col" class="num">Tokens (<Breakable text={nameB} />)</th>
           <th scope="col" class="num">Δ tokens</th>
-          <th scope="col" class="num">Share ({nameA})</th>
-          <th scope="col" class="num">Share ({nameB})</th>
-          <th scope="col" class="num">Epochs ({nameA})</th>
-          <th scope="col" class="num">Epochs ({nameB})</th>
+          <th scope="col" class="num">Share (<Breakable text={nameA} />)</th>
+          <th scope="col" class="num">Share (<Breakable text={nameB} />)</th>
+          <th scope="col" class="num">Epochs (<Breakable text={nameA} />)</th>
+          <th scope="col" class="num">Epochs (<Breakable text={nameB} />)</th>
         </tr>
       </thead>
       <tbody>
@@ -121,7 +142,8 @@ function BudgetDiff({ a, b, nameA, nameB }: { a: BudgetRow[]; b: BudgetRow[]; na
           const ra = ma.get(k);
           const rb = mb.get(k);
           const d = (rb?.tokens ?? 0) - (ra?.tokens ?? 0);
-          const [phase, source] = k.split("\u0000");
+          const phase = phaseLabel(ra, rb);
+          const source = (ra ?? rb)!.source;
           return (
             <tr key={k} class={d !== 0 || !ra || !rb ? "changed" : undefined}>
               <td>{phase}</td>

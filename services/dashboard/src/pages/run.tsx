@@ -28,6 +28,7 @@ export function RunPage({ id, canWrite }: { id: string; canWrite: boolean }) {
 
   if (!run) return <ErrorNote error={error} />;
   const ended = TERMINAL.includes(run.status);
+  const mostDropped = Math.max(0, ...run.steps.map((s) => s.docs_in - s.docs_out));
   return (
     <section aria-labelledby="run-title">
       <p class="crumbs">
@@ -52,9 +53,14 @@ export function RunPage({ id, canWrite }: { id: string; canWrite: boolean }) {
       </div>
       <div class="progress-row">
         <Progress fraction={run.progress.fraction} label="Run progress" />
-        <span>
-          {pct(run.progress.fraction)} · tasks {run.progress.tasks_done}/{run.progress.tasks_total} · {bytes(run.progress.bytes_done)} of {bytes(run.progress.bytes_total)}
-        </span>
+        {run.reused_version ? (
+          // A reused version ran no task: "tasks 0/0 · 0 B of 1.1 MB" would read as a run that did nothing.
+          <span>{pct(run.progress.fraction)} · an identical dataset version already existed, so no document was processed again</span>
+        ) : (
+          <span>
+            {pct(run.progress.fraction)} · tasks {run.progress.tasks_done}/{run.progress.tasks_total} · {bytes(run.progress.bytes_done)} of {bytes(run.progress.bytes_total)}
+          </span>
+        )}
       </div>
       {run.error && <p class="note">{run.error}</p>}
 
@@ -78,13 +84,16 @@ export function RunPage({ id, canWrite }: { id: string; canWrite: boolean }) {
             </thead>
             <tbody>
               {run.steps.map((s) => {
+                const dropped = s.docs_in - s.docs_out;
                 const reasons = Object.entries(s.dropped).filter(([, n]) => n > 0);
                 return (
                   <tr key={s.step}>
                     <th scope="row">{s.step}</th>
                     <td class="num">{num(s.docs_in)}</td>
                     <td class="num">{num(s.docs_out)}</td>
-                    <td class="num">{num(s.docs_in - s.docs_out)}</td>
+                    <td class="num">
+                      <DropBar dropped={dropped} most={mostDropped} step={s.step} />
+                    </td>
                     <td>
                       {reasons.length === 0
                         ? "–"
@@ -107,13 +116,16 @@ export function RunPage({ id, canWrite }: { id: string; canWrite: boolean }) {
                 );
               })}
               <tr class="total">
-                <th scope="row">tokens kept</th>
-                <td class="num" colSpan={2}>
-                  {num(run.totals.tokens_kept)}
-                </td>
+                <th scope="row">total</th>
+                <td class="num">{num(run.totals.docs_in)}</td>
+                <td class="num">{num(run.totals.docs_kept)}</td>
                 <td class="num">{num(run.totals.docs_dropped)}</td>
                 <td>{run.totals.docs_dropped > 0 && <a href={href(`/runs/${run.id}/dropped`)}>Browse all dropped documents</a>}</td>
-                <td />
+                <td>
+                  <span class="reason">
+                    tokens kept <span class="count">{num(run.totals.tokens_kept)}</span>
+                  </span>
+                </td>
               </tr>
             </tbody>
           </table>
@@ -155,12 +167,10 @@ export function RunPage({ id, canWrite }: { id: string; canWrite: boolean }) {
           <code>{run.fingerprint ?? "–"}</code>
         </dd>
         <dt>Source</dt>
-        <dd>
-          <code>{run.source_id}</code>
-        </dd>
+        <dd title={run.source_id}>{run.source_name}</dd>
         <dt>Pipeline</dt>
-        <dd>
-          <code>{run.pipeline_id}</code>
+        <dd title={run.pipeline_id}>
+          {run.pipeline_name} v{run.pipeline_version}
         </dd>
         <dt>Created</dt>
         <dd>{when(run.created_at)}</dd>
@@ -170,6 +180,21 @@ export function RunPage({ id, canWrite }: { id: string; canWrite: boolean }) {
         <dd>{when(run.finished_at)}</dd>
       </dl>
     </section>
+  );
+}
+
+/**
+ * A step's drops as a number and a bar on the drops' own scale (the step that drops most fills it):
+ * next to the documents that pass, 3 drops out of 410 would be too thin to see.
+ */
+function DropBar({ dropped, most, step }: { dropped: number; most: number; step: string }) {
+  return (
+    <span class="drop">
+      {num(dropped)}
+      <span class="drop-track" aria-hidden="true">
+        {dropped > 0 && <span class="drop-bar" data-step={step} style={{ width: `max(4px, ${(100 * dropped) / most}%)` }} />}
+      </span>
+    </span>
   );
 }
 
