@@ -89,6 +89,11 @@ describe("GET /runs/latest", () => {
     expect(items[0].run.progress.eta_s).toBeCloseTo((64 * 32 - 1000) / 100);
     const comma = (await stack.app.inject({ method: "GET", url: `/runs/latest?experiment=${other},${exp}`, headers: auth(read) })).json();
     expect(comma.items.map((i: any) => i.run.id)).toEqual([newest.id]);
-    expect((await stack.app.inject({ method: "GET", url: `/runs/latest?experiment=nope`, headers: auth() })).statusCode).toBe(400);
+    // by name too, as everywhere an experiment id is taken; an unknown name is a 404 naming the parameter
+    const byName = (await stack.app.inject({ method: "GET", url: `/runs/latest?experiment=history`, headers: auth(read) })).json();
+    expect(byName.items.map((i: any) => [i.experiment_id, i.run.id])).toEqual([[exp, newest.id]]);
+    const nope = await stack.app.inject({ method: "GET", url: `/runs/latest?experiment=nope`, headers: auth() });
+    expect(nope.statusCode).toBe(404);
+    expect(nope.json().field).toBe("query.experiment");
   });
 });

@@ -1,12 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { NotFoundError, ValidationError } from "@tokenmill/domain";
+import { isUuid } from "../resolve.js";
+import { errors, IdParams } from "../schemas.js";
+import { loadTrainingRunView, mixturePlan, TrainingRunView } from "./training-run-view.js";
 
 /** Means to 6 significant digits: plenty for a chart, and a third of the bytes. */
 const sig = (x: number | null) => (x === null ? null : Number(x.toPrecision(6)));
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-import { errors, IdParams } from "../schemas.js";
-import { loadTrainingRunView, mixturePlan, TrainingRunView } from "./training-run-view.js";
 
 const ProgressPoint = Type.Object({
   step: Type.Integer({ description: "The last step of the bucket (the report's own step when not downsampled)." }),
@@ -83,15 +83,19 @@ export const runHistoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: "The latest training run of each given experiment (for lists: status, progress, ETA), with the experiment's run count",
         tags: ["runs"],
-        querystring: Type.Object({ experiment: Type.Array(Type.String(), { maxItems: 500, description: "Experiment ids, repeated or comma-separated: ?experiment=a,b or ?experiment=a&experiment=b" }) }),
-        response: { 200: Type.Object({ items: Type.Array(Type.Object({ experiment_id: Type.String(), runs: Type.Integer(), run: TrainingRunView })) }), ...errors(400, 401, 403) },
+        querystring: Type.Object({ experiment: Type.Array(Type.String(), { maxItems: 500, description: "Experiment ids or names, repeated or comma-separated: ?experiment=a,b or ?experiment=a&experiment=b. An id without runs is left out; a name that names no experiment is a 404." }) }),
+        response: { 200: Type.Object({ items: Type.Array(Type.Object({ experiment_id: Type.String(), runs: Type.Integer(), run: TrainingRunView })) }), ...errors(400, 401, 403, 404) },
       },
     },
     async (req) => {
-      const ids = [...new Set(req.query.experiment.flatMap((x) => x.split(",")).filter(Boolean))];
-      const bad = ids.find((x) => !UUID.test(x));
-      if (bad !== undefined) throw new ValidationError(`not an experiment id: ${JSON.stringify(bad)}`, "querystring.experiment");
-      if (ids.length > 500) throw new ValidationError("at most 500 experiments", "querystring.experiment");
+      const refs = [...new Set(req.query.experiment.flatMap((x) => x.split(",")).filter(Boolean))];
+      if (refs.length > 500) throw new ValidationError("at most 500 experiments", "query.experiment");
+      // Ids as given (a list's ids may have no runs yet); names resolved in one query, each must exist.
+      const names = refs.filter((x) => !isUuid(x));
+      const named = names.length ? await app.prisma.experiment.findMany({ where: { name: { in: names } }, select: { id: true, name: true } }) : [];
+      const missing = names.find((x) => !named.some((e) => e.name === x));
+      if (missing !== undefined) throw new NotFoundError("experiment", missing, "query.experiment");
+      const ids = [...new Set([...refs.filter(isUuid).map((x) => x.toLowerCase()), ...named.map((e) => e.id)])];
       if (!ids.length) return { items: [] };
       const [latest, counts] = await Promise.all([
         app.prisma.trainingRun.findMany({ where: { experimentId: { in: ids } }, distinct: ["experimentId"], orderBy: [{ experimentId: "asc" }, { createdAt: "desc" }], select: { id: true, experimentId: true } }),
