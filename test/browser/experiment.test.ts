@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import type { Worker } from "bullmq";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { browserMissing, launchChromium } from "../support/browser.js";
 import { startStack, type Stack } from "../support/stack.js";
 import { PYTHON, startLauncher } from "../launcher/support.js";
 
@@ -17,16 +18,8 @@ import { PYTHON, startLauncher } from "../launcher/support.js";
  */
 const ROOT = resolve(import.meta.dirname, "../..");
 const BIN = join(ROOT, "packages/cli/bin/tokenmill.js");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const DIST = resolve(ROOT, "services/dashboard/dist/index.html");
 const SHOTS = resolve(ROOT, "test-results/screenshots");
-const missing = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is not installed (apt-get install chromium; npm run setup does it as root)`
-  : !existsSync(DIST)
-    ? "the dashboard is not built (npm run build -w @tokenmill/dashboard)"
-    : !existsSync(PYTHON)
-      ? "the trainer's virtual environment (.venv) is missing (npm run setup)"
-      : null;
+const missing = browserMissing() ?? (!existsSync(PYTHON) ? "the trainer's virtual environment (.venv) is missing (npm run setup)" : null);
 if (missing) console.warn(`tokenmill: skipping the experiment browser test: ${missing}`);
 const exec = promisify(execFile);
 /** Reports every step, so the ledger moves several times during the run. */
@@ -60,11 +53,7 @@ describe.skipIf(missing !== null)("the experiment pages in headless Chromium, wi
     tmp = await mkdtemp(join(tmpdir(), "tokenmill-browser-exp-"));
     const [s, b] = await Promise.all([
       startStack({ worker: true }),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-      }),
+      launchChromium(),
     ]);
     stack = s;
     browser = b;

@@ -4,7 +4,8 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Worker } from "bullmq";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { browserMissing, launchChromium } from "../support/browser.js";
 import { parse as parseYaml } from "yaml";
 import { savePaletteScreenshot } from "../support/png.js";
 import { startStack, waitForRun, type Stack } from "../support/stack.js";
@@ -17,17 +18,9 @@ import { PYTHON, TINY, ended, sampleVersion, startLauncher, tinyRecipe, waitRun 
  * docs/screenshots/ with TOKENMILL_DOCS_SCREENSHOTS=1 (how the README's images are made).
  */
 const ROOT = resolve(import.meta.dirname, "../..");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const DIST = resolve(ROOT, "services/dashboard/dist/index.html");
 const DOCS = process.env.TOKENMILL_DOCS_SCREENSHOTS === "1";
 const SHOTS = resolve(ROOT, DOCS ? "docs/screenshots" : "test-results/screenshots");
-const missing = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is not installed (apt-get install chromium; npm run setup does it as root)`
-  : !existsSync(DIST)
-    ? "the dashboard is not built (npm run build -w @tokenmill/dashboard)"
-    : !existsSync(PYTHON)
-      ? "the trainer's virtual environment (.venv) is missing (npm run setup)"
-      : null;
+const missing = browserMissing() ?? (!existsSync(PYTHON) ? "the trainer's virtual environment (.venv) is missing (npm run setup)" : null);
 if (missing) console.warn(`tokenmill: skipping the first-look browser test: ${missing}`);
 
 const pipeline = { version: 1, name: "first-look", steps: [{ step: "normalize" }, { step: "length", min_words: 50 }, { step: "tokenize" }] };
@@ -67,11 +60,7 @@ describe.skipIf(missing !== null)("what a first-time user sees on each page, in 
     tmp = await mkdtemp(join(tmpdir(), "tokenmill-first-look-"));
     const [s, b] = await Promise.all([
       startStack({ worker: true }),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-      }),
+      launchChromium(),
     ]);
     stack = s;
     browser = b;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { browserMissing, launchChromium } from "../support/browser.js";
 import { startStack, waitForRun, type Stack } from "../support/stack.js";
 
 /**
@@ -11,10 +11,8 @@ import { startStack, waitForRun, type Stack } from "../support/stack.js";
  * Chromium the budget table of one plan and the comparison of both.
  */
 const ROOT = resolve(import.meta.dirname, "../..");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const DIST = resolve(ROOT, "services/dashboard/dist/index.html");
 const SHOTS = resolve(ROOT, "test-results/screenshots");
-const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} is not installed (apt-get install chromium; npm run setup does it as root)` : !existsSync(DIST) ? "the dashboard is not built (npm run build -w @tokenmill/dashboard)" : null;
+const missing = browserMissing();
 if (missing) console.warn(`tokenmill: skipping the mixtures browser test: ${missing}`);
 
 const pipeline = { version: 1, name: "mix-browser", steps: [{ step: "normalize" }, { step: "length", min_words: 50 }, { step: "tokenize" }] };
@@ -61,11 +59,7 @@ describe.skipIf(missing !== null)("the mixtures pages in headless Chromium, on c
     await mkdir(SHOTS, { recursive: true });
     const [s, b] = await Promise.all([
       startStack({ worker: true }),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-      }),
+      launchChromium(),
     ]);
     stack = s;
     browser = b;
