@@ -1,33 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { startStack, type Stack } from "../support/stack.js";
 import { ended, experiment, PYTHON, ROOT, TINY, waitRun } from "./support.js";
+import { jobState, startSlurm } from "./slurm-support.js";
 
 /**
  * A Slurm job outlives its launcher: the launcher (workers/launcher/src/main.ts as its own process)
  * is SIGKILLed mid-run, the job keeps training, and the launcher started again re-attaches to the
  * same job and sees the run to its end — no new attempt, no preemption counted.
  */
-const exec = promisify(execFile);
-let slurmError = "";
-try {
-  await exec("bash", [join(ROOT, "infra/slurm/start.sh")], { timeout: 300_000 });
-} catch (e) {
-  const err = e as { stderr?: string; message: string };
-  slurmError = (err.stderr || err.message).trim().split("\n").slice(-3).join(" / ");
-  console.warn(`SKIPPING the Slurm restart test: a single-node Slurm could not be started (${slurmError})`);
-}
+const slurmError = await startSlurm("the Slurm restart test");
 
 let stack: Stack;
 let url: string;
 let runsDir: string;
 let launcher: ChildProcess | undefined;
-const jobState = async (id: string) => /JobState=(\S+)/.exec((await exec("scontrol", ["show", "job", "-o", id])).stdout)?.[1];
 const startLauncherProcess = () =>
   spawn(process.execPath, ["--import", "tsx", "workers/launcher/src/main.ts"], {
     cwd: ROOT,

@@ -9,6 +9,7 @@ import type { Worker } from "bullmq";
 import { SlurmBackend } from "@tokenmill/launcher";
 import { startStack, type Stack } from "../support/stack.js";
 import { BASE_ENV, ended, PYTHON, ROOT, sampleVersion, startLauncher, TINY, tinyRecipe, waitRun } from "./support.js";
+import { startSlurm } from "./slurm-support.js";
 
 /**
  * The time-limit path on a real single-node Slurm (infra/slurm/start.sh; skipped with the reason
@@ -18,14 +19,7 @@ import { BASE_ENV, ended, PYTHON, ROOT, sampleVersion, startLauncher, TINY, tiny
  * cycle, i.e. 25 to 55 s into the job, and enforces the limit on the same cycle, at least 30 s later.
  */
 const exec = promisify(execFile);
-let slurmError = "";
-try {
-  await exec("bash", [join(ROOT, "infra/slurm/start.sh")], { timeout: 300_000 });
-} catch (e) {
-  const err = e as { stderr?: string; message: string };
-  slurmError = (err.stderr || err.message).trim().split("\n").slice(-3).join(" / ");
-  console.warn(`SKIPPING the Slurm signal test: a single-node Slurm could not be started (${slurmError})`);
-}
+const slurmError = await startSlurm("the Slurm signal test");
 
 const LEAD_S = 5;
 /** Seconds of training the run needs: longer than a job trains before its signal, and short enough to finish in a few jobs. */

@@ -10,6 +10,7 @@ import { SlurmBackend } from "@tokenmill/launcher";
 import { waitFor } from "@tokenmill/testkit";
 import { startStack, type Stack } from "../support/stack.js";
 import { BASE_ENV, ended, experiment, PYTHON, ROOT, startLauncher, TINY, waitRun } from "./support.js";
+import { jobState, startSlurm } from "./slurm-support.js";
 
 /**
  * The Slurm backend against a real single-node Slurm on loopback (infra/slurm/start.sh installs
@@ -17,14 +18,7 @@ import { BASE_ENV, ended, experiment, PYTHON, ROOT, startLauncher, TINY, waitRun
  * the cluster starts there; elsewhere these tests skip and say why.
  */
 const exec = promisify(execFile);
-let slurmError = "";
-try {
-  await exec("bash", [join(ROOT, "infra/slurm/start.sh")], { timeout: 300_000 });
-} catch (e) {
-  const err = e as { stderr?: string; message: string };
-  slurmError = (err.stderr || err.message).trim().split("\n").slice(-3).join(" / ");
-  console.warn(`SKIPPING the Slurm tests: a single-node Slurm could not be started (${slurmError})`);
-}
+const slurmError = await startSlurm("the Slurm tests");
 
 let stack: Stack;
 let worker: Worker;
@@ -37,7 +31,6 @@ const launch = async (body: Record<string, unknown>, experimentId = exp) => {
   expect(res.statusCode, res.body).toBe(202);
   return res.json();
 };
-const jobState = async (id: string) => /JobState=(\S+)/.exec((await exec("scontrol", ["show", "job", "-o", id])).stdout)?.[1];
 
 describe.skipIf(slurmError !== "")("training runs on a real single-node Slurm", () => {
   beforeAll(async () => {
@@ -94,7 +87,7 @@ describe.skipIf(slurmError !== "")("training runs on a real single-node Slurm", 
     const id = running.external_id;
     await exec("scontrol", ["requeue", id]);
     // Slurm holds a requeued batch job (BeginTime) for a while; release it at once.
-    await waitFor(async () => (await exec("scontrol", ["show", "job", "-o", id])).stdout.match(/JobState=(\S+)/)?.[1], (s) => s === "PENDING", { what: `requeued job ${id} to be pending`, idleMs: 120_000 });
+    await waitFor(() => jobState(id), (s) => s === "PENDING", { what: `requeued job ${id} to be pending`, idleMs: 120_000 });
     await exec("scontrol", ["update", `JobId=${id}`, "StartTime=now"]);
     const run = await waitRun(stack, queued.id, ended);
     expect(run.status, JSON.stringify(run)).toBe("succeeded");
