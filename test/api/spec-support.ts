@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { hashApiToken } from "@tokenmill/domain";
+import { hashApiToken, mulberry32 } from "@tokenmill/domain";
 import type { Stack } from "../support/stack.js";
 
 /**
@@ -34,17 +34,8 @@ export function operations(spec: Schema): Operation[] {
   return out;
 }
 
-/** A deterministic PRNG (mulberry32), so a failing request can be reproduced from the seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic PRNG, so a failing request can be reproduced from the seed. */
+export const prng = mulberry32;
 
 export function uuid(rand: () => number): string {
   const h = Array.from({ length: 32 }, () => Math.floor(rand() * 16).toString(16));

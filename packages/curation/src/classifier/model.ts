@@ -1,4 +1,4 @@
-import { ValidationError } from "@tokenmill/domain";
+import { mulberry32, ValidationError } from "@tokenmill/domain";
 import { artifactVersion, decodeArtifact, encodeArtifact, sha256, type ClassifierHeader } from "./artifact.js";
 import { fastTextLoad, fastTextTrain } from "./fasttext.js";
 
@@ -72,18 +72,6 @@ export function isHeldOut(id: string, seed: number, fraction: number): boolean {
   return parseInt(sha256(`${seed}:${id}`).slice(0, 8), 16) / 2 ** 32 < fraction;
 }
 
-/** mulberry32: a small seeded PRNG for the training-order shuffle. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function rocAuc(scores: number[], positive: boolean[]): number | null {
   const idx = scores.map((_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
   const ranks = new Array<number>(scores.length);
@@ -117,7 +105,7 @@ export async function trainClassifier(examples: Example[], cfg: TrainConfig): Pr
   for (const e of examples) (isHeldOut(e.id, cfg.seed, cfg.holdout_fraction) ? held : train).push(e);
   if (train.length === 0) throw new ValidationError("no training examples left after the held-out split", "holdout_fraction");
   const order = train.map((_, i) => i);
-  const r = rng(cfg.seed);
+  const r = mulberry32(cfg.seed); // the training-order shuffle
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(r() * (i + 1));
     [order[i], order[j]] = [order[j]!, order[i]!];
